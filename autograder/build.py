@@ -1,0 +1,143 @@
+"""Build: master notebook -> student release, Gradescope autograder zip, sample submissions.
+
+    python -m autograder build
+
+1. Stage source/saving-and-loading with what only the autograder gets: this package and the
+   two MNIST test-split files (1.6 MB, so grading never touches the network).
+2. `otter assign` the master (solutions and hidden tests stripped for students).
+3. Copy the student notebook and support files to release/ (committed; CI rebuilds and compares).
+4. Write the autograder zip to autograder/dist/, with this package also at the zip's root,
+   beside run_otter.py, where the grading process (and so otter's plugin loader) imports it.
+5. Run the solution notebook like a student would, export cell included, and keep its zip as
+   the reference sample submission; the untouched release is the other sample.
+"""
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+from .reference import MNISTModel, data_root, mnist_split
+
+REPO = Path(__file__).resolve().parent.parent
+NAME = "saving-and-loading"
+SOURCE = REPO / "source" / NAME
+RELEASE = REPO / "release" / NAME
+DIST = REPO / "autograder" / "dist"
+ZIP = DIST / f"{NAME}-autograder.zip"
+SAMPLES = DIST / "samples"
+PACKAGE = Path(__file__).resolve().parent
+IGNORE = shutil.ignore_patterns("__pycache__", "dist", "*.pyc")
+
+
+def write_gpu_checkpoint(path):
+    """A state_dict whose storages are tagged cuda:0, written on any machine."""
+    real_tag = torch.serialization.location_tag
+    torch.serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        torch.manual_seed(0)
+        torch.save(MNISTModel().state_dict(), path)
+    finally:
+        torch.serialization.location_tag = real_tag
+
+
+def same_state_dict(a, b):
+    """Equal tensors and device tags: torch.save output differs byte-wise between runs."""
+    if not (Path(a).exists() and Path(b).exists()):
+        return False
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        tags = lambda z: z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+        if tags(za) != tags(zb):
+            return False
+    x, y = (torch.load(p, map_location="cpu", weights_only=True) for p in (a, b))
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+
+def stage(build):
+    """The master and everything otter assign should see, in a fresh folder."""
+    shutil.rmtree(build, ignore_errors=True)
+    shutil.copytree(SOURCE, build / "stage", ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
+    staged = build / "stage"
+    shutil.copytree(PACKAGE, staged / "autograder", ignore=IGNORE)
+    mnist_split("t10k", data_root(), cache=build / "cache")  # verifies md5, fails with a clear message
+    raw = staged / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(data_root() / "MNIST" / "raw" / f, raw / f)
+    # Keep the committed file when equal: torch.save embeds a random id, and the release is
+    # compared with a fresh build byte for byte.
+    write_gpu_checkpoint(build / "gpu_checkpoint.pth")
+    keep = RELEASE / "gpu_checkpoint.pth"
+    shutil.copy(keep if same_state_dict(keep, build / "gpu_checkpoint.pth") else build / "gpu_checkpoint.pth",
+                staged / "gpu_checkpoint.pth")
+    return staged
+
+
+def normalize(nb_path):
+    """Stable cell ids and no execution residue, so two builds give the same bytes."""
+    nb = nbformat.read(nb_path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"
+        if cell.cell_type == "code":
+            cell.execution_count, cell.outputs = None, []
+    nbformat.write(nb, nb_path)
+
+
+def assign(staged, out):
+    subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(staged / f"{NAME}.ipynb"), str(out)],
+                   check=True, cwd=staged)
+
+
+def release(out):
+    shutil.rmtree(RELEASE, ignore_errors=True)
+    shutil.copytree(out / "student", RELEASE)
+    normalize(RELEASE / f"{NAME}.ipynb")
+
+
+def autograder_zip(out):
+    DIST.mkdir(parents=True, exist_ok=True)
+    [built] = (out / "autograder").glob("*.zip")
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(ZIP, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        for f in sorted(PACKAGE.rglob("*.py")):
+            if "dist" not in f.parts:
+                dst.write(f, Path("autograder") / f.relative_to(PACKAGE))
+
+
+def run_notebook(nb_path, cwd, timeout=600):
+    nb = nbformat.read(nb_path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def samples(out, build):
+    """reference.zip: the solution as a student would submit it; untouched-release.zip."""
+    shutil.rmtree(SAMPLES, ignore_errors=True)
+    SAMPLES.mkdir(parents=True)
+    work = build / "reference-run"
+    shutil.copytree(out / "autograder", work, ignore=shutil.ignore_patterns("*.zip", "tests"))
+    run_notebook(work / f"{NAME}.ipynb", work)
+    [exported] = work.glob(f"{NAME}_*.zip")
+    shutil.copy(exported, SAMPLES / "reference.zip")
+    with zipfile.ZipFile(SAMPLES / "untouched-release.zip", "w") as zf:
+        zf.write(RELEASE / f"{NAME}.ipynb", f"{NAME}.ipynb")
+
+
+def main(build=REPO / "build", with_samples=True):
+    staged = stage(build)
+    out = build / "dist"
+    assign(staged, out)
+    release(out)
+    autograder_zip(out)
+    if with_samples:
+        samples(out, build)
+    print(f"release:    {RELEASE.relative_to(REPO)}/")
+    print(f"autograder: {ZIP.relative_to(REPO)}")
+    if with_samples:
+        print(f"samples:    {SAMPLES.relative_to(REPO)}/")

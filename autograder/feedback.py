@@ -1,0 +1,111 @@
+"""Feedback: every problem the grader can find, by code, with the message a student reads.
+
+Each message names the lesson idea that was missed, so a student knows what to re-read. The
+codes are the stable interface (README, `python -m autograder inspect`); the wording may improve.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+MESSAGES = {
+    # load safely
+    "missing": "{name} was not submitted. Run the cell that writes it and include it in the zip "
+    "(the export cell lists every checkpoint file).",
+    "empty": "{name} is empty (0 bytes): the save was interrupted or the file was created by hand.",
+    "too_large": "{name} is {size:,} bytes, over the {cap:,}-byte limit; a checkpoint of this "
+    "lesson's model is under 2 MB.",
+    "not_torch_zip": "{name} is not a file written by torch.save (it is not a zip archive).",
+    "legacy_format": "{name} uses torch's legacy (pre-1.6) format; save it with a current "
+    "torch.save.",
+    "corrupt": "{name} is damaged ({detail}); save it again.",
+    "compressed": "{name} contains compressed entries, which torch.save never writes; save it "
+    "again with torch.save.",
+    "whole_model": "{name} holds a pickled model object ({detail}), not a state_dict. "
+    "torch.save(model) stores a reference to your class's module and name, so the file breaks "
+    "when the code moves, and weights_only=True refuses it. Save model.state_dict() instead.",
+    "state_dict_method": "{name} holds the method model.state_dict, not its result: you wrote "
+    "model.state_dict without the parentheses. Save model.state_dict().",
+    "numpy_scalar": "{name} stores a NumPy number ({detail}); weights_only=True refuses NumPy "
+    "objects. Store plain Python numbers: loss.item().",
+    "payload": "{name} tries to call {detail} when loaded. The grader never runs code from a file.",
+    "unknown_global": "{name} contains a {detail} object, which weights_only=True refuses. A "
+    "checkpoint holds only tensors, dicts, lists and plain numbers.",
+    "load_error": "{name} could not be loaded with torch.load(weights_only=True): {detail}",
+    # inspect
+    "not_a_dict": "{name} holds a {detail}, not a dictionary.",
+    "missing_keys": "{name} is missing the key(s) {detail}. A checkpoint bundles 'epoch', "
+    "'model_state_dict', 'optimizer_state_dict' and 'loss'.",
+    "state_dict_keys": "{name}: the model state_dict does not match the lesson's MNISTModel "
+    "({detail}).",
+    "shape_mismatch": "{name}: size mismatch for {detail} — the same error as Check 1: a "
+    "state_dict only loads into the architecture that produced it.",
+    "bad_epoch": "{name}: 'epoch' should be the int {expected} (the last completed epoch), "
+    "found {detail}.",
+    "bad_loss": "{name}: 'loss' should be a finite Python float (loss.item()), found {detail}.",
+    "tensor_loss": "{name}: 'loss' is a tensor; it loads, but store loss.item() so the "
+    "checkpoint does not keep a graph-attached tensor.",
+    "no_optimizer_state": "{name} has model weights but no Adam moments (exp_avg, exp_avg_sq). "
+    "Resuming from it restarts Adam from zero: save optimizer.state_dict() after training steps.",
+    "optimizer_state": "{name}: the optimizer state is not Adam's for this model ({detail}).",
+    "epoch_name": "{name} should hold epoch {expected} (its name says so), found {detail}.",
+    "not_best": "{name} should hold the lowest validation loss of the run ({expected:.4f} at "
+    "epoch {epoch}), found {detail}. Save 'best' only when the validation loss improves.",
+    # verify
+    "loss_mismatch": "{name}: the recorded {key} ({recorded:.4f}) does not match the loss of "
+    "its own weights on the grading data ({recomputed:.4f}).",
+    "not_reproduced": "{name}: re-running your notebook does not produce the file you submitted "
+    "({detail}).",
+    # resume
+    "no_resume_advantage": "{name}: resuming with its optimizer state is no better than a fresh "
+    "Adam (loss ratio {ratio:.2f}, expected at least {threshold:.2f}). The saved optimizer state "
+    "is missing, stale or not from this run.",
+    "discontinuous": "The first resumed epoch's loss ({after:.4f}) jumped above the last "
+    "pre-crash loss ({before:.4f}) by more than {tolerance:.0%}: the resume did not restore the "
+    "optimizer state (Adam restarted) or the model.",
+    "resume_epoch": "Training should resume at epoch {expected} (checkpoint['epoch'] + 1), "
+    "found {detail}: one epoch is trained twice or skipped.",
+    # early stopping
+    "early_stopping": "EarlyStopping differs from the reference on {detail}.",
+    "not_restored": "The final model does not hold the best checkpoint's weights: restore the "
+    "best weights when early stopping ends.",
+    # isolation
+    "timeout": "The check of {name} ran longer than {seconds} s and was stopped.",
+    "checker_crashed": "The checker stopped unexpectedly: {detail}",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+
+
+def problem(code, **details):
+    """A Problem with its student-facing message filled in."""
+    return Problem(code, MESSAGES[code].format(**details))
+
+
+@dataclass
+class Verdict:
+    """The outcome of one check: ok when no problem was found."""
+
+    check: str
+    problems: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # hints that cost nothing
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def to_dict(self):
+        return {"check": self.check, "ok": self.ok, "notes": self.notes,
+                "problems": [asdict(p) for p in self.problems]}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["check"], [Problem(**p) for p in d["problems"]], d.get("notes", []))
+
+    def render(self):
+        """The text a student sees for this check."""
+        lines = [f"- {p.message} [{p.code}]" for p in self.problems]
+        lines += [f"- Hint: {n}" for n in self.notes]
+        return "\n".join(lines) or "- OK"

@@ -1,0 +1,120 @@
+"""The lesson's reference pieces: the MNIST MLP, the canonical data split and one epoch of training.
+
+The student notebook defines the same model, split and loops in its own cells (students must see
+them); tests/test_reference.py checks that the notebook and this module agree, so the grader's
+numbers are the student's numbers.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision.datasets import MNIST
+from torchvision.datasets.mnist import read_image_file, read_label_file
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+
+SPLIT_SEED = 0  # fixed: the same 8k / 1k / 1k subsets for every student and the grader
+SPLIT_SIZES = (8000, 1000, 1000)
+BATCH_SIZE = 64
+LR = 1e-3
+DATA_ENV = "MNIST_DATA_ROOT"
+
+
+class MNISTModel(nn.Module):
+    """784-256-128-10 MLP with batch norm and dropout: the model of the MNIST project."""
+
+    def __init__(self, hidden1=256, hidden2=128, dropout=0.2):
+        super().__init__()
+        self.fc1 = nn.Linear(784, hidden1)
+        self.bn1 = nn.BatchNorm1d(hidden1)
+        self.fc2 = nn.Linear(hidden1, hidden2)
+        self.bn2 = nn.BatchNorm1d(hidden2)
+        self.fc3 = nn.Linear(hidden2, 10)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        x = x.view(-1, 784)
+        x = self.dropout(F.relu(self.bn1(self.fc1(x))))
+        x = self.dropout(F.relu(self.bn2(self.fc2(x))))
+        return self.fc3(x)
+
+
+def data_root():
+    """The folder that holds MNIST/raw/: $MNIST_DATA_ROOT, else ./data."""
+    return Path(os.environ.get(DATA_ENV, "data"))
+
+
+def mnist_split(split="t10k", root=None, cache="data"):
+    """One official MNIST split ("t10k" or "train"): (uint8 images N x 28 x 28, labels).
+
+    Verified .gz files under `root` are unpacked into the writable `cache` (the root may be a
+    read-only shared folder); missing ones come from torchvision's mirrors when online.
+    """
+    src, raw = Path(root or data_root()) / "MNIST" / "raw", Path(cache) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for filename, md5 in [r for r in MNIST.resources if r[0].startswith(split)]:
+        if (raw / filename[:-3]).exists():
+            continue
+        if check_integrity(src / filename, md5):
+            extract_archive(src / filename, raw)
+            continue
+        for mirror in MNIST.mirrors:
+            try:
+                download_and_extract_archive(mirror + filename, raw, filename=filename, md5=md5)
+                break
+            except (OSError, RuntimeError):
+                continue
+        else:
+            raise FileNotFoundError(
+                f"MNIST file {filename} is missing and could not be downloaded. Put it (md5 {md5}) "
+                f"into {src.resolve()}/, or set {DATA_ENV} to the folder that holds MNIST/raw/."
+            )
+    return (
+        read_image_file(str(raw / f"{split}-images-idx3-ubyte")),
+        read_label_file(str(raw / f"{split}-labels-idx1-ubyte")),
+    )
+
+
+def canonical_splits(root=None):
+    """(train, val, test) TensorDatasets: the test split cut 8k / 1k / 1k with a fixed seed."""
+    images, labels = mnist_split("t10k", root)
+    x = ((images.float() / 255) - 0.1307) / 0.3081
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    n_train, n_val, _ = SPLIT_SIZES
+    parts = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    return tuple(TensorDataset(x[idx], labels[idx]) for idx in parts)
+
+
+def make_loader(dataset, shuffle_seed=None):
+    """Batches of 64; a shuffle seed fixes the data order so runs can be compared."""
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+    return DataLoader(dataset, BATCH_SIZE, shuffle=shuffle_seed is not None, generator=generator)
+
+
+def train_one_epoch(model, optimizer, loader, device="cpu"):
+    """One pass over `loader` in train mode; returns the mean batch loss."""
+    model.train()
+    total = 0.0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
+
+
+@torch.no_grad()
+def evaluate(model, loader, device="cpu"):
+    """Mean cross-entropy over every example of `loader`, in eval mode."""
+    model.eval()
+    total, n = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        total += F.cross_entropy(model(x), y, reduction="sum").item()
+        n += len(y)
+    return total / n

@@ -1,0 +1,63 @@
+"""Verify: the numbers a checkpoint records must be the numbers its own weights produce.
+
+A hand-made or edited checkpoint (a made-up 'val_loss', weights from elsewhere) fails here.
+"""
+
+import torch
+
+from .feedback import problem
+from .inspect import loss_value
+from .reference import MNISTModel, evaluate, make_loader
+
+# Validation loss is recorded in eval mode, so it can be recomputed: only float summation order
+# (CPU vs GPU, mean of batch means vs mean over examples, measured < 1 %) separates the two.
+VAL_LOSS_TOLERANCE = 0.05
+# The training 'loss' is a train-mode average over an epoch while the weights moved; the final
+# weights in eval mode score lower (measured 0.3x-0.8x of it on the reference run), never much higher.
+TRAIN_LOSS_CEILING = 1.5
+
+
+def model_from(state_dict, device):
+    model = MNISTModel().to(device)
+    model.load_state_dict(state_dict)
+    return model
+
+
+def verify_val_loss(ckpt, name, val_set, device, key="val_loss"):
+    recorded = loss_value(ckpt[key])
+    recomputed = evaluate(model_from(ckpt["model_state_dict"], device), make_loader(val_set), device)
+    if abs(recorded - recomputed) > VAL_LOSS_TOLERANCE * recomputed:
+        return [problem("loss_mismatch", name=name, key=f"'{key}'", recorded=recorded,
+                        recomputed=recomputed)]
+    return []
+
+
+def verify_train_loss(ckpt, name, train_set, device):
+    recorded = loss_value(ckpt["loss"])
+    recomputed = evaluate(model_from(ckpt["model_state_dict"], device), make_loader(train_set), device)
+    if recomputed > TRAIN_LOSS_CEILING * recorded + 0.01:
+        return [problem("loss_mismatch", name=name, key="'loss'", recorded=recorded,
+                        recomputed=recomputed)]
+    return []
+
+
+def same_run(submitted, regenerated, name, keys=("epoch",), loss_keys=("loss", "val_loss")):
+    """Problems when the notebook's re-run wrote something other than the submitted file.
+
+    Losses may differ by hardware (CPU vs GPU float order) but not by 10 %.
+    """
+    if regenerated is None:
+        return [problem("not_reproduced", name=name, detail="the re-run did not write it")]
+    if not isinstance(submitted, dict) or not isinstance(regenerated, dict):
+        return []
+    if set(submitted) != set(regenerated):
+        return [problem("not_reproduced", name=name, detail="different keys")]
+    for k in keys:
+        if k in submitted and submitted[k] != regenerated[k]:
+            return [problem("not_reproduced", name=name,
+                            detail=f"{k} {submitted[k]!r} vs {regenerated[k]!r}")]
+    for k in loss_keys:
+        a, b = loss_value(submitted.get(k)), loss_value(regenerated.get(k))
+        if a is not None and b is not None and abs(a - b) > 0.1 * max(a, b):
+            return [problem("not_reproduced", name=name, detail=f"{k} {a:.4f} vs {b:.4f}")]
+    return []
