@@ -93,16 +93,16 @@ def assign(staged, out):
                    check=True, cwd=staged)
 
 
-def release(out):
-    shutil.rmtree(RELEASE, ignore_errors=True)
-    shutil.copytree(out / "student", RELEASE)
-    normalize(RELEASE / f"{NAME}.ipynb")
+def release(out, release_dir):
+    shutil.rmtree(release_dir, ignore_errors=True)
+    shutil.copytree(out / "student", release_dir)
+    normalize(release_dir / f"{NAME}.ipynb")
 
 
-def autograder_zip(out):
-    DIST.mkdir(parents=True, exist_ok=True)
+def autograder_zip(out, zip_path):
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
     [built] = (out / "autograder").glob("*.zip")
-    with zipfile.ZipFile(built) as src, zipfile.ZipFile(ZIP, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             dst.writestr(item, src.read(item))
         for f in sorted(PACKAGE.rglob("*.py")):
@@ -116,28 +116,27 @@ def run_notebook(nb_path, cwd, timeout=600):
     return nb
 
 
-def samples(out, build):
+def samples(out, build, release_dir, samples_dir):
     """reference.zip: the solution as a student would submit it; untouched-release.zip."""
-    shutil.rmtree(SAMPLES, ignore_errors=True)
-    SAMPLES.mkdir(parents=True)
+    shutil.rmtree(samples_dir, ignore_errors=True)
+    samples_dir.mkdir(parents=True)
     work = build / "reference-run"
     shutil.copytree(out / "autograder", work, ignore=shutil.ignore_patterns("*.zip", "tests"))
     run_notebook(work / f"{NAME}.ipynb", work)
     [exported] = work.glob(f"{NAME}_*.zip")
-    shutil.copy(exported, SAMPLES / "reference.zip")
-    with zipfile.ZipFile(SAMPLES / "untouched-release.zip", "w") as zf:
-        zf.write(RELEASE / f"{NAME}.ipynb", f"{NAME}.ipynb")
+    shutil.copy(exported, samples_dir / "reference.zip")
+    with zipfile.ZipFile(samples_dir / "untouched-release.zip", "w") as zf:
+        zf.write(release_dir / f"{NAME}.ipynb", f"{NAME}.ipynb")
 
 
-def main(build=REPO / "build", with_samples=True):
+def main(build=REPO / "build", release_dir=RELEASE, zip_path=ZIP, samples_dir=SAMPLES):
+    """Build everything; `samples_dir=None` skips running the solution notebook."""
     staged = stage(build)
     out = build / "dist"
     assign(staged, out)
-    release(out)
-    autograder_zip(out)
-    if with_samples:
-        samples(out, build)
-    print(f"release:    {RELEASE.relative_to(REPO)}/")
-    print(f"autograder: {ZIP.relative_to(REPO)}")
-    if with_samples:
-        print(f"samples:    {SAMPLES.relative_to(REPO)}/")
+    release(out, release_dir)
+    autograder_zip(out, zip_path)
+    print(f"release:    {release_dir}/\nautograder: {zip_path}")
+    if samples_dir:
+        samples(out, build, release_dir, samples_dir)
+        print(f"samples:    {samples_dir}/")

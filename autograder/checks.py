@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from . import inspect, load, resume, score, verify
-from .feedback import Problem, Verdict, problem
+from .feedback import Verdict, problem
 
 CONTRACT = {  # submitted file -> what it holds (the README documents the same contract)
     "checkpoints/mnist_model.pth": "model.state_dict() after training (Exercise 1)",

@@ -46,7 +46,6 @@ MESSAGES = {
     "no_optimizer_state": "{name} has model weights but no Adam moments (exp_avg, exp_avg_sq). "
     "Resuming from it restarts Adam from zero: save optimizer.state_dict() after training steps.",
     "optimizer_state": "{name}: the optimizer state is not Adam's for this model ({detail}).",
-    "epoch_name": "{name} should hold epoch {expected} (its name says so), found {detail}.",
     "not_best": "{name} should hold the lowest validation loss of the run ({expected:.4f} at "
     "epoch {epoch}), found {detail}. Save 'best' only when the validation loss improves.",
     # verify
@@ -61,6 +60,8 @@ MESSAGES = {
     "discontinuous": "The first resumed epoch's loss ({after:.4f}) jumped above the last "
     "pre-crash loss ({before:.4f}) by more than {tolerance:.0%}: the resume did not restore the "
     "optimizer state (Adam restarted) or the model.",
+    "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
+    "history_before and history_after by running both cells.",
     "resume_epoch": "Training should resume at epoch {expected} (checkpoint['epoch'] + 1), "
     "found {detail}: one epoch is trained twice or skipped.",
     # early stopping

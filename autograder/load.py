@@ -18,7 +18,8 @@ from .feedback import problem
 
 MAX_FILE_BYTES = 50 * 2**20
 MAX_UNPACKED_BYTES = 100 * 2**20
-BLOCKED_MODULES = ("os", "posix", "nt", "subprocess", "builtins", "sys", "shutil", "socket")
+CODE_RUNNERS = ("os.", "posix.", "nt.", "subprocess.", "sys.", "shutil.", "socket.", "runpy.", "importlib.")
+CODE_BUILTINS = ("eval", "exec", "compile", "__import__", "open", "breakpoint")
 
 
 def globals_in_pickle(data):
@@ -37,15 +38,16 @@ def globals_in_pickle(data):
 def _refusal(name, data_pkl):
     """Explain why weights_only=True refused the file, from the globals the pickle names."""
     names = globals_in_pickle(data_pkl)
-    if any(n.startswith("torch.nn.modules.") for n in names):
-        user = [n for n in names if not n.startswith(("torch.", "collections."))]
-        return problem("whole_model", name=name, detail=(user or names)[0])
-    if "builtins.getattr" in names or "getattr" in names:
+    if any(n.split(".")[-1] == "getattr" for n in names):  # a bound method pickles as getattr(obj, name)
         return problem("state_dict_method", name=name)
+    if any(n.startswith("torch.nn.modules.") for n in names):
+        user = [n for n in names if not n.startswith(("torch.", "collections.", "__builtin__."))]
+        return problem("whole_model", name=name, detail=(user or names)[0])
     numpy = [n for n in names if n.startswith("numpy")]
     if numpy:
         return problem("numpy_scalar", name=name, detail=numpy[0])
-    blocked = [n for n in names if n.split(".")[0] in BLOCKED_MODULES]
+    blocked = [n for n in names if n.startswith(CODE_RUNNERS)
+               or (n.split(".")[0] in ("builtins", "__builtin__") and n.split(".")[-1] in CODE_BUILTINS)]
     if blocked:
         return problem("payload", name=name, detail=blocked[0])
     allowed = ("torch.", "collections.OrderedDict", "_codecs.encode")

@@ -14,6 +14,9 @@ CONTINUITY_TOLERANCE = 0.05
 
 def continuity(before, after, start_epoch, crash_epoch):
     """Problems with the student's loss history around the crash."""
+    if not before or not after:
+        return [problem("no_history", detail=f"{len(before or [])} epochs before the crash, "
+                        f"{len(after or [])} after")]
     problems = []
     if start_epoch != crash_epoch + 1:
         problems.append(problem("resume_epoch", expected=crash_epoch + 1, detail=repr(start_epoch)))

@@ -1,0 +1,52 @@
+"""The notebook and autograder.reference define the same model, data split and data loading."""
+
+import nbformat
+import torch
+
+from autograder import reference
+from autograder.build import RELEASE, NAME
+
+
+def notebook_namespace():
+    """Run the release notebook's definition cells (imports, data, model, loaders) only."""
+    nb = nbformat.read(RELEASE / f"{NAME}.ipynb", as_version=4)
+    wanted = ("import copy", "def mnist_split", "class MNISTModel", "def make_loader")
+    ns = {}
+    exec("import os, sys, subprocess\nfrom pathlib import Path", ns)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith(wanted) or "def mnist_split" in cell.source:
+            exec(cell.source, ns)
+    return ns
+
+
+def test_notebook_and_reference_agree(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns = notebook_namespace()
+    with torch.device("meta"):
+        got = {k: v.shape for k, v in ns["MNISTModel"]().state_dict().items()}
+    from autograder.inspect import reference_shapes
+
+    assert got == {k: torch.Size(v) for k, v in reference_shapes().items()}
+    train, val, test = reference.canonical_splits()
+    for mine, theirs in zip((train, val, test), (ns["train_set"], ns["val_set"], ns["test_set"])):
+        assert torch.equal(mine.tensors[0], theirs.tensors[0]) and torch.equal(mine.tensors[1], theirs.tensors[1])
+    losses = []
+    for model_class, train_one_epoch, make_loader, data in (
+        (reference.MNISTModel, reference.train_one_epoch, reference.make_loader, val),
+        (ns["MNISTModel"], ns["train_one_epoch"], ns["make_loader"], ns["val_set"]),
+    ):
+        torch.manual_seed(0)
+        model = model_class()
+        losses.append(train_one_epoch(model, torch.optim.Adam(model.parameters()), make_loader(data, 1)))
+    assert losses[0] == losses[1]
+
+
+def test_missing_data_names_the_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reference.MNIST, "mirrors", [])  # offline
+    try:
+        reference.mnist_split("t10k", root=tmp_path / "nowhere", cache=tmp_path / "cache")
+    except FileNotFoundError as e:
+        assert "t10k-images-idx3-ubyte.gz" in str(e) and "MNIST_DATA_ROOT" in str(e)
+    else:
+        raise AssertionError("no error for missing data")

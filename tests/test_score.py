@@ -1,0 +1,70 @@
+"""Score: the early-stopping reference (property-based) and the continuity rule."""
+
+import math
+
+from hypothesis import given, strategies as st
+
+from autograder.score import ReferenceEarlyStopping, compare_early_stopping, continuity, trace
+
+losses = st.lists(st.one_of(st.floats(0.01, 2.0), st.just(float("nan")), st.sampled_from([0.5, 0.7])),
+                  min_size=1, max_size=30)
+
+
+@given(losses, st.integers(1, 5))
+def test_reference_semantics(seq, patience):
+    steps, kept = trace(ReferenceEarlyStopping(patience), seq)
+    seen = seq[: len(steps)]
+    finite = [(x, i + 1) for i, x in enumerate(seen) if not math.isnan(x)]
+    last_epoch, stopped, best_epoch, counter = steps[-1]
+    if finite:
+        best = min(x for x, _ in finite)
+        assert best_epoch == next(e for x, e in finite if x == best)  # ties keep the first
+        assert kept == best_epoch
+    else:
+        assert best_epoch == 0 and kept is None
+    assert counter == last_epoch - best_epoch
+    assert stopped == (counter >= patience)
+    if stopped:
+        assert last_epoch == best_epoch + patience
+    else:
+        assert len(steps) == len(seq)
+
+
+class NeverResets(ReferenceEarlyStopping):
+    def step(self, val_loss, model):
+        stop = super().step(val_loss, model)
+        self.counter = self.epoch - 1 if self.best_epoch == self.epoch else self.counter
+        return self.counter >= self.patience
+
+
+class TiesImprove(ReferenceEarlyStopping):
+    def step(self, val_loss, model):
+        if val_loss == self.best_loss:
+            self.best_loss += 1e-12
+        return super().step(val_loss, model)
+
+
+def test_reference_matches_itself():
+    assert compare_early_stopping(ReferenceEarlyStopping) == []
+
+
+def test_mistakes_are_named():
+    for wrong in (NeverResets, TiesImprove):
+        problems = compare_early_stopping(wrong)
+        assert problems and all(p.code == "early_stopping" for p in problems)
+
+
+def test_crashing_step_is_reported_not_raised():
+    class Broken(ReferenceEarlyStopping):
+        def step(self, val_loss, model):
+            raise ValueError("boom")
+
+    assert "raised ValueError: boom" in compare_early_stopping(Broken)[0].message
+
+
+def test_continuity():
+    before = [0.5, 0.3, 0.2]
+    assert continuity(before, [0.19, 0.15], 4, 3) == []
+    assert [p.code for p in continuity(before, [0.25, 0.15], 4, 3)] == ["discontinuous"]
+    assert [p.code for p in continuity(before, [0.19], 3, 3)] == ["resume_epoch"]
+    assert [p.code for p in continuity(before, [], 4, 3)] == ["no_history"]
