@@ -1,7 +1,6 @@
 """Command line: python -m autograder {build,grade,all,check,inspect} ..."""
 
 import argparse
-import json
 import sys
 
 
@@ -12,17 +11,15 @@ def main(argv=None):
     grade = sub.add_parser("grade", help="grade submissions (zips or notebooks) with the built autograder")
     grade.add_argument("submissions", nargs="*", help="default: the sample submissions")
     sub.add_parser("all", help="build, then grade the sample submissions (the README's main job)")
-    check = sub.add_parser("check", help="run one grading check (used by the hidden tests)")
-    check.add_argument("name")
-    check.add_argument("--submitted", default=".")
-    check.add_argument("--regenerated", default=".")
-    check.add_argument("--values", default="{}", help="JSON values from the notebook")
+    check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
+    check.add_argument("names", nargs="+")
+    check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
     args = parser.parse_args(argv)
 
     if args.command == "check":
         from . import checks
 
-        return checks.main(args.name, args.submitted, args.regenerated, json.loads(args.values))
+        return checks.main(args.names, args.submitted)
     if args.command in ("build", "all"):
         from . import build
 

@@ -1,22 +1,23 @@
-"""The checks the notebook's hidden tests run, one per group of submitted files.
+"""The checks behind the notebook's hidden tests.
 
-Each check runs in a fresh interpreter (`python -m autograder check NAME`) with a time limit, so
-a notebook that monkeypatched torch.load, a hang or a crash cannot touch other questions. The
-pipeline inside a check reads top to bottom: load -> inspect -> verify -> resume -> score.
+Two moments, because otter re-runs the notebook and that run overwrites the submitted files:
 
-What is graded: the files the student **submitted** (the grader's plugin moves them to
-../submitted before otter re-runs the notebook, which would overwrite them), and each must be
-reproduced by the re-run (same keys and epochs, losses within 10 %).
+1. Before the notebook runs, the grading plugin moves the submitted checkpoints to
+   ../submitted and grades them there, each check in a fresh interpreter
+   (`python -m autograder check NAME ...`, see isolate.py). A check reads top to bottom:
+   load -> inspect -> verify -> resume. Its verdict, with a fingerprint of every file it loaded,
+   goes to ../submitted/verdicts.json. No student code has run yet.
+2. After the re-run, the hidden tests (in the notebook's kernel) `require` each verdict, and
+   that the re-run reproduced each file, and test what only the live notebook holds.
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from . import inspect, load, resume, score, verify
+from . import inspect, load, resume, verify
 from .feedback import Verdict, problem
 
 CONTRACT = {  # submitted file -> what it holds (the README documents the same contract)
@@ -28,8 +29,8 @@ CONTRACT = {  # submitted file -> what it holds (the README documents the same c
     "checkpoints/early_stopping_best.pth": "best checkpoint of early stopping, with 'val_loss' and "
     "'early_stopping' (Exercise 4)",
 }
-SUBMITTED_DIR = Path("../submitted")  # where the grading plugin keeps the originals
-TIME_LIMIT_S = 120
+SUBMITTED = Path("../submitted")  # where the grading plugin keeps the originals, beside the notebook's folder
+VERDICTS = SUBMITTED / "verdicts.json"
 
 
 def grading_device():
@@ -37,29 +38,30 @@ def grading_device():
 
 
 class Files:
-    """Loads each contract file once, submitted and regenerated, through load.load."""
+    """The submitted files, each loaded through load.load and fingerprinted."""
 
-    def __init__(self, submitted, regenerated, device):
-        self.submitted, self.regenerated, self.device = Path(submitted), Path(regenerated), device
+    def __init__(self, folder, device):
+        self.folder, self.device, self.fingerprints = Path(folder), device, {}
 
     def get(self, rel):
-        """(submitted object, problems): problems include a missing or differing re-run."""
-        obj, refused = load.load(self.submitted / rel, self.device, name=rel)
+        obj, refused = load.load(self.folder / rel, self.device, name=rel)
         if refused:
             return None, [refused]
-        again, _ = load.load(self.regenerated / rel, self.device, name=rel)
-        return obj, verify.same_run(obj, again, rel)
+        self.fingerprints[rel] = verify.fingerprint(obj)
+        return obj, []
+
+
+_splits = None
 
 
 def data():
-    from .reference import canonical_splits
+    """(train, val, test) of the grading data, read once per interpreter."""
+    global _splits
+    if _splits is None:
+        from .reference import canonical_splits
 
-    return canonical_splits()
-
-
-def check_saved_model(files, values):
-    sd, problems = files.get("checkpoints/mnist_model.pth")
-    return problems + (inspect.inspect_state_dict(sd, "checkpoints/mnist_model.pth") if sd is not None else []), []
+        _splits = canonical_splits()
+    return _splits
 
 
 def _checkpoint(files, rel, epoch=None, extra=("val_loss",)):
@@ -68,15 +70,18 @@ def _checkpoint(files, rel, epoch=None, extra=("val_loss",)):
     if ckpt is None:
         return None, problems, []
     found, notes = inspect.inspect_checkpoint(ckpt, rel, epoch=epoch, extra_keys=extra)
-    if found:
-        return None, problems + found, notes
-    if "val_loss" in extra:
-        _, val, _ = data()
-        found = verify.verify_val_loss(ckpt, rel, val, files.device)
+    if not found and "val_loss" in extra:
+        found = verify.verify_val_loss(ckpt, rel, data()[1], files.device)
     return (None if found else ckpt), problems + found, notes
 
 
-def check_periodic(files, values):
+def check_saved_model(files):
+    rel = "checkpoints/mnist_model.pth"
+    sd, problems = files.get(rel)
+    return problems + (inspect.inspect_state_dict(sd, rel) if sd is not None else []), []
+
+
+def check_periodic(files):
     problems, notes = [], []
     for epoch in (5, 10):
         _, p, n = _checkpoint(files, f"checkpoints/epoch_{epoch}.pth", epoch=epoch)
@@ -84,44 +89,40 @@ def check_periodic(files, values):
     return problems, notes
 
 
-def check_best(files, values):
+def check_best(files):
+    """Valid, and no worse than the run's periodic checkpoints: best is the minimum so far."""
     rel = "checkpoints/best.pth"
-    ckpt, problems, notes = _checkpoint(files, rel)
-    history = values.get("val_history") or []
-    if ckpt is not None and history:
-        best = min(range(len(history)), key=history.__getitem__)
-        if ckpt["epoch"] != best + 1 or abs(ckpt["val_loss"] - history[best]) > 1e-6 * max(1, history[best]):
-            problems.append(problem("not_best", name=rel, expected=history[best], epoch=best + 1,
-                                    detail=f"{float(ckpt['val_loss']):.4f} at epoch {ckpt['epoch']}"))
+    best, problems, notes = _checkpoint(files, rel)
+    if best is not None:
+        for epoch in (5, 10):
+            other, _ = files.get(f"checkpoints/epoch_{epoch}.pth")
+            lower = inspect.loss_value(other.get("val_loss")) if isinstance(other, dict) else None
+            if lower is not None and lower < best["val_loss"] and best["epoch"] >= epoch:
+                problems.append(problem("not_best", name=rel, expected=lower, epoch=epoch,
+                                        detail=f"{float(best['val_loss']):.4f} at epoch {best['epoch']}"))
     return problems, notes
 
 
-def check_crash(files, values):
+def check_crash(files):
     rel = "checkpoints/crash.pth"
     ckpt, problems, notes = _checkpoint(files, rel, epoch=10, extra=())
     if ckpt is None:
         return problems, notes
-    train, _, _ = data()
+    train = data()[0]
     problems += verify.verify_train_loss(ckpt, rel, train, files.device)
     found, ratio = resume.resume_advantage(ckpt, rel, train, files.device)
-    notes.append(f"resuming {rel} with its Adam state: first-epoch loss {ratio:.2f}x lower than a fresh Adam")
+    notes.append(f"resumed with its Adam state, the first epoch's loss is {ratio:.2f}x lower than with a fresh Adam")
     return problems + found, notes
 
 
-def check_early_stopping(files, values):
+def check_early_stopping(files):
     rel = "checkpoints/early_stopping_best.pth"
     ckpt, problems, notes = _checkpoint(files, rel, extra=("val_loss", "early_stopping"))
-    if ckpt is None:
-        return problems, notes
-    state = ckpt["early_stopping"]
-    if not isinstance(state, dict) or state.get("best_epoch") != ckpt["epoch"]:
-        problems.append(problem("missing_keys", name=rel,
-                                detail="'early_stopping' with best_epoch equal to 'epoch'"))
-    final = values.get("final_weights")
-    if final:
-        restored, refused = load.load(final, files.device)
-        if refused or any(not torch.equal(restored[k], v) for k, v in ckpt["model_state_dict"].items()):
-            problems.append(problem("not_restored"))
+    if ckpt is not None:
+        state = ckpt["early_stopping"]
+        if not isinstance(state, dict) or state.get("best_epoch") != ckpt["epoch"]:
+            problems.append(problem("missing_keys", name=rel,
+                                    detail="'early_stopping' (stopper.state_dict()) with best_epoch equal to 'epoch'"))
     return problems, notes
 
 
@@ -134,33 +135,56 @@ CHECKS = {
 }
 
 
-def main(name, submitted, regenerated, values):
-    """Entry point of the fresh interpreter: one JSON verdict on stdout's last line."""
-    files = Files(submitted, regenerated, grading_device())
-    try:
-        problems, notes = CHECKS[name](files, values)
-    except Exception as e:  # a crafted file may break a stage: report, never crash the run
-        problems, notes = [problem("checker_crashed", detail=f"{type(e).__name__}: {e}")], []
-    print(json.dumps(Verdict(name, problems, notes).to_dict()))
+def main(names, submitted):
+    """The fresh interpreter's work: one JSON verdict per line, printed as each check ends."""
+    torch.set_num_threads(1)  # small model, small batches: one thread is faster and uses half the CPU
+    for name in names:
+        files = Files(submitted, grading_device())
+        try:
+            problems, notes = CHECKS[name](files)
+        except Exception as e:  # a crafted file may break a stage: report it, never stop the others
+            problems, notes = [problem("checker_crashed", detail=f"{type(e).__name__}: {e}")], []
+        print(json.dumps(Verdict(name, problems, notes, files.fingerprints).to_dict()), flush=True)
+    sys.stdout.flush()
 
 
-def run(name, timeout=TIME_LIMIT_S, **values):
-    """Run check `name` in a fresh interpreter; always returns a Verdict."""
-    submitted = SUBMITTED_DIR if SUBMITTED_DIR.is_dir() else Path(".")
-    cmd = [sys.executable, "-m", "autograder", "check", name, "--submitted", str(submitted),
-           "--regenerated", ".", "--values", json.dumps(values)]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return Verdict(name, [problem("timeout", name=name, seconds=timeout)])
-    try:
-        return Verdict.from_dict(json.loads(out.stdout.strip().splitlines()[-1]))
-    except (IndexError, ValueError, KeyError):
-        last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
-        return Verdict(name, [problem("checker_crashed", detail=last)])
+# --- in the notebook's kernel, after the re-run -------------------------------------------------
+
+def require(name, verdicts=VERDICTS):
+    """A hidden test's assertion: the submitted files passed check `name`, and this re-run
+    wrote the same files (same keys and epochs, losses within 10 %)."""
+    if not Path(verdicts).exists():
+        raise AssertionError("No grading verdicts: the autograder's GuardSubmission plugin did not run.")
+    verdict = Verdict.from_dict(json.loads(Path(verdicts).read_text())[name])
+    for rel, fp in verdict.files.items():
+        again, refused = load.load(rel)
+        verdict.problems += verify.same_run(fp, None if refused else verify.fingerprint(again), rel)
+    _assert_ok(verdict)
 
 
-def require(verdict):
-    """The assertion a hidden test makes: fails with the student-facing feedback."""
-    print(verdict.render())
+def require_best_of(val_history, rel="checkpoints/best.pth"):
+    """This run's best.pth holds the lowest validation loss of its own history."""
+    best, refused = load.load(rel)
+    problems = [refused] if refused else []
+    if best is not None and val_history:
+        i = min(range(len(val_history)), key=val_history.__getitem__)
+        if best.get("epoch") != i + 1 or inspect.loss_value(best.get("val_loss")) != float(val_history[i]):
+            problems.append(problem("not_best", name=rel, expected=float(val_history[i]), epoch=i + 1,
+                                    detail=f"{best.get('val_loss')!r} at epoch {best.get('epoch')!r}"))
+    _assert_ok(Verdict("best of the run", problems))
+
+
+def require_restored(model, rel="checkpoints/early_stopping_best.pth"):
+    """The model early stopping returned holds this run's best checkpoint's weights."""
+    best, refused = load.load(rel)
+    problems = [refused] if refused else []
+    if best is not None:
+        weights = {k: v.cpu() for k, v in model.state_dict().items()}
+        saved = best.get("model_state_dict", {})
+        if weights.keys() != saved.keys() or any(not torch.equal(weights[k], saved[k]) for k in weights):
+            problems.append(problem("not_restored"))
+    _assert_ok(Verdict("restored", problems))
+
+
+def _assert_ok(verdict):
     assert verdict.ok, "\n" + verdict.render()

@@ -92,18 +92,19 @@ class Verdict:
     check: str
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # hints that cost nothing
+    files: dict = field(default_factory=dict)  # path -> fingerprint of each file that loaded
 
     @property
     def ok(self):
         return not self.problems
 
     def to_dict(self):
-        return {"check": self.check, "ok": self.ok, "notes": self.notes,
+        return {"check": self.check, "ok": self.ok, "notes": self.notes, "files": self.files,
                 "problems": [asdict(p) for p in self.problems]}
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["check"], [Problem(**p) for p in d["problems"]], d.get("notes", []))
+        return cls(d["check"], [Problem(**p) for p in d["problems"]], d.get("notes", []), d.get("files", {}))
 
     def render(self):
         """The text a student sees for this check."""

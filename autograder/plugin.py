@@ -1,32 +1,40 @@
-"""The otter plugin that guards a submission before otter reads or runs anything.
+"""The otter plugin that guards a submission and grades its files before any student code runs.
 
-otter runs `before_grading` in the submission folder after copying the autograder's files in and
-before it reads .OTTER_LOG or executes the notebook. Here it:
+otter calls `before_grading` in the submission folder after copying the autograder's files in,
+and before it reads .OTTER_LOG or executes the notebook. Here it:
 - deletes .OTTER_LOG: otter 7 dill-loads it even when grading from the log is off, so a crafted
   log would run code in the grader process;
-- moves the submitted checkpoints to ../submitted, because re-running the notebook overwrites
-  them and the originals are what is graded;
 - puts back a fresh copy of this package, which otter does not copy over a folder of the same
-  name that a student submitted.
+  name that a student submitted;
+- moves the submitted checkpoints to ../submitted (re-running the notebook would overwrite
+  them) and grades them there in fresh interpreters, writing ../submitted/verdicts.json for
+  the hidden tests.
+This module imports no torch: it runs inside otter's own process.
 """
 
+import json
 import shutil
 from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
 
+from .isolate import run_checks
+
 PACKAGE = Path(__file__).resolve().parent
+FILE_CHECKS = ("saved_model", "periodic", "best", "crash", "early_stopping")
 
 
 class GuardSubmission(AbstractOtterPlugin):
     def before_grading(self, config):
         here = Path.cwd()
         Path(here, ".OTTER_LOG").unlink(missing_ok=True)
+        if PACKAGE != (here / PACKAGE.name).resolve():
+            shutil.rmtree(here / PACKAGE.name, ignore_errors=True)
+            shutil.copytree(PACKAGE, here / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "dist"))
         submitted = here.parent / "submitted"
         shutil.rmtree(submitted, ignore_errors=True)
         submitted.mkdir()
         if (here / "checkpoints").is_dir():
             shutil.move(here / "checkpoints", submitted / "checkpoints")
-        if PACKAGE != (here / PACKAGE.name).resolve():
-            shutil.rmtree(here / PACKAGE.name, ignore_errors=True)
-            shutil.copytree(PACKAGE, here / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+        verdicts = run_checks(FILE_CHECKS, submitted)
+        (submitted / "verdicts.json").write_text(json.dumps(verdicts, indent=1))

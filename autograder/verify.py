@@ -41,23 +41,29 @@ def verify_train_loss(ckpt, name, train_set, device):
     return []
 
 
-def same_run(submitted, regenerated, name, keys=("epoch",), loss_keys=("loss", "val_loss")):
+def fingerprint(obj):
+    """What a re-run must reproduce: the keys, and the epoch and losses it records."""
+    if not isinstance(obj, dict):
+        return {"type": type(obj).__name__}
+    fp = {"keys": sorted(map(str, obj))}
+    fp.update({k: obj[k] for k in ("epoch",) if type(obj.get(k)) is int})
+    fp.update({k: loss_value(obj[k]) for k in ("loss", "val_loss") if k in obj})
+    return fp
+
+
+def same_run(submitted, regenerated, name):
     """Problems when the notebook's re-run wrote something other than the submitted file.
 
-    Losses may differ by hardware (CPU vs GPU float order) but not by 10 %.
+    Both are fingerprints. Losses may differ by hardware (CPU vs GPU float order), not by 10 %.
     """
     if regenerated is None:
         return [problem("not_reproduced", name=name, detail="the re-run did not write it")]
-    if not isinstance(submitted, dict) or not isinstance(regenerated, dict):
-        return []
-    if set(submitted) != set(regenerated):
-        return [problem("not_reproduced", name=name, detail="different keys")]
-    for k in keys:
-        if k in submitted and submitted[k] != regenerated[k]:
+    for k in ("type", "keys", "epoch"):
+        if submitted.get(k) != regenerated.get(k):
             return [problem("not_reproduced", name=name,
-                            detail=f"{k} {submitted[k]!r} vs {regenerated[k]!r}")]
-    for k in loss_keys:
-        a, b = loss_value(submitted.get(k)), loss_value(regenerated.get(k))
+                            detail=f"{k} {submitted.get(k)!r} vs {regenerated.get(k)!r}")]
+    for k in ("loss", "val_loss"):
+        a, b = submitted.get(k), regenerated.get(k)
         if a is not None and b is not None and abs(a - b) > 0.1 * max(a, b):
             return [problem("not_reproduced", name=name, detail=f"{k} {a:.4f} vs {b:.4f}")]
     return []

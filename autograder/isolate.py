@@ -1,0 +1,60 @@
+"""Run the file checks in fresh interpreters, with a time limit per check.
+
+Called by the grading plugin before the notebook runs, so no student code has executed yet and
+only one process holds torch at a time. The checks share one interpreter while they succeed (one
+torch import, not five); when a check hangs or kills its interpreter, it gets a `timeout` or
+`checker_crashed` verdict and the remaining checks continue in a new one. Imports no torch:
+this runs inside otter's own process.
+"""
+
+import json
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+
+from .feedback import Verdict, problem
+
+TIME_LIMIT_S = 120  # per check; the slowest (crash: two resumed epochs) takes about 2 s on CPU
+
+
+def run_checks(names, submitted, time_limit=TIME_LIMIT_S):
+    """{name: verdict dict} for every check in `names`; never raises for a check's failure."""
+    verdicts, pending = {}, list(names)
+    while pending:
+        with tempfile.TemporaryFile("w+") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "autograder", "check", *pending, "--submitted", str(submitted)],
+                                    stdout=subprocess.PIPE, stderr=stderr, text=True)
+            timed_out = not _collect(proc, verdicts, pending, time_limit)
+            proc.kill()
+            proc.wait()
+            stderr.seek(0)
+            last = (stderr.read().strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        if pending:  # checks run in order: the first one without a verdict stopped the interpreter
+            name = pending.pop(0)
+            found = (problem("timeout", name=name, seconds=time_limit) if timed_out
+                     else problem("checker_crashed", detail=last))
+            verdicts[name] = Verdict(name, [found]).to_dict()
+    return verdicts
+
+
+def _collect(proc, verdicts, pending, time_limit):
+    """Read one JSON verdict per line until the process ends; False if a check ran out of time."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + time_limit
+    while True:
+        if not sel.select(timeout=max(0, deadline - time.monotonic())):
+            return False
+        line = proc.stdout.readline()
+        if not line:
+            return True
+        try:
+            verdict = json.loads(line)
+        except ValueError:  # a stray print from a library: not a verdict
+            continue
+        if verdict.get("check") in pending:
+            verdicts[verdict["check"]] = verdict
+            pending.remove(verdict["check"])
+            deadline = time.monotonic() + time_limit

@@ -1,0 +1,83 @@
+"""Benchmark: time and memory of running the notebook and of grading one submission.
+
+    .venv/bin/python tests/benchmark_grading.py [SUBMISSION.zip]   (after `python -m autograder build`)
+
+Measured side by side in one run: a bare `import torch` (and `import torch, torchvision`) of
+the same build, the solution notebook run top to bottom, and `otter run` on the reference
+submission. Memory is the peak of the summed RSS of the whole process tree (otter, the
+notebook's kernel, the checker subprocesses), sampled every 20 ms. Targets (issue 2): grading
+<= 60 s CPU; memory above the torch imports <= 250 MB.
+"""
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from autograder.build import NAME, SAMPLES, ZIP  # noqa: E402
+
+
+def measure(cmd, **kwargs):
+    """(wall s, CPU s of the whole tree, peak summed RSS MB, RSS MB of each process at the peak)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    root, peak, at_peak = psutil.Process(proc.pid), 0, []
+    while proc.poll() is None:
+        try:
+            rss = [p.memory_info().rss / 2**20 for p in [root] + root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        if sum(rss) > peak:
+            peak, at_peak = sum(rss), sorted(rss, reverse=True)
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert proc.returncode == 0, f"{cmd} failed"
+    return wall, cpu, peak, at_peak
+
+
+def main(submission):
+    py = sys.executable
+    _, _, torch_mb, _ = measure([py, "-c", "import torch; import time; time.sleep(0.3)"])
+    _, _, vision_mb, _ = measure([py, "-c", "import torch, torchvision.datasets; import time; time.sleep(0.3)"])
+    print(f"bare import torch:               {torch_mb:7.0f} MB RSS")
+    print(f"import torch, torchvision:       {vision_mb:7.0f} MB RSS")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp, "nb")
+        with zipfile.ZipFile(submission) as zf:
+            zf.extract(f"{NAME}.ipynb", work)
+        (work / "gpu_checkpoint.pth").write_bytes((REPO / "release" / NAME / "gpu_checkpoint.pth").read_bytes())
+        wall, cpu, peak, _ = measure(["jupyter", "nbconvert", "--to", "notebook", "--execute",
+                                      "--output", "executed.ipynb", f"{NAME}.ipynb"], cwd=work,
+                                     env={**os.environ, "PATH": f"{Path(py).parent}:{os.environ['PATH']}"})
+        print(f"notebook run-all:                {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
+
+        unpacked, out = Path(tmp, "ag"), Path(tmp, "out")
+        out.mkdir()
+        with zipfile.ZipFile(ZIP) as zf:
+            zf.extractall(unpacked)
+        env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_ROOT"}
+        env["PYTHONPATH"] = str(unpacked)
+        wall, cpu, peak, at_peak = measure([py, "-m", "otter", "run", "-a", str(ZIP), "-o", str(out),
+                                            "--no-logo", str(submission)], env=env)
+    # each process that imported torch (with torchvision, or without) is charged its import's RSS
+    baselines = [vision_mb if mb >= 0.95 * vision_mb else torch_mb if mb >= 0.95 * torch_mb else 0 for mb in at_peak]
+    print(f"grading (otter run), whole tree: {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
+    print(f"  processes at the peak (MB):    {', '.join(f'{mb:.0f}' for mb in at_peak)}")
+    print(f"  above their torch imports ({' + '.join(f'{b:.0f}' for b in baselines if b)} MB): "
+          f"{peak - sum(baselines):.0f} MB (target <= 250 MB); CPU target <= 60 s")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES / "reference.zip")
