@@ -1,6 +1,7 @@
-"""Command line: python -m autograder {build,grade,all,check,inspect} ..."""
+"""Command line: python -m autograder {build,grade,all,inspect,check} ..."""
 
 import argparse
+import json
 import sys
 
 
@@ -14,7 +15,18 @@ def main(argv=None):
     check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
     check.add_argument("names", nargs="+")
     check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
+    inspect = sub.add_parser("inspect", help="inspect checkpoint files: one JSON object per file; "
+                             "exit 0 if all are ok, 1 otherwise")
+    inspect.add_argument("paths", nargs="+")
     args = parser.parse_args(argv)
+
+    if args.command == "inspect":
+        from .inspect import describe
+
+        reports = [describe(p) for p in args.paths]
+        for r in reports:
+            print(json.dumps(r))
+        return 0 if all(r["ok"] for r in reports) else 1
 
     if args.command == "check":
         from . import checks

@@ -89,3 +89,30 @@ def inspect_checkpoint(ckpt, name, epoch=None, extra_keys=()):
     if not problems:
         problems += inspect_optimizer(ckpt["optimizer_state_dict"], ckpt["model_state_dict"], name)
     return problems, notes
+
+
+def kind_of(obj):
+    if isinstance(obj, dict) and "model_state_dict" in obj:
+        return "checkpoint"
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return "state_dict"
+    return "unknown"
+
+
+def describe(path, device="cpu"):
+    """The TA's view of one file: {path, ok, kind, problems: [{code, message}], notes}."""
+    from .load import load
+
+    obj, refused = load(path, device)
+    kind, notes = ("unknown", []) if refused else (kind_of(obj), [])
+    if refused:
+        problems = [refused]
+    elif kind == "checkpoint":
+        extra = tuple(k for k in ("val_loss",) if k in obj)
+        problems, notes = inspect_checkpoint(obj, str(path), extra_keys=extra)
+    elif kind == "state_dict":
+        problems = inspect_state_dict(obj, str(path))
+    else:
+        problems = [problem("not_a_dict", name=str(path), detail=type(obj).__name__)]
+    return {"path": str(path), "ok": not problems, "kind": kind, "notes": notes,
+            "problems": [{"code": p.code, "message": p.message} for p in problems]}

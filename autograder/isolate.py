@@ -8,6 +8,7 @@ this runs inside otter's own process.
 """
 
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -19,13 +20,16 @@ from .feedback import Verdict, problem
 TIME_LIMIT_S = 120  # per check; the slowest (crash: two resumed epochs) takes about 2 s on CPU
 
 
-def run_checks(names, submitted, time_limit=TIME_LIMIT_S):
+CHECKER = (sys.executable, "-m", "autograder", "check")
+
+
+def run_checks(names, submitted, time_limit=TIME_LIMIT_S, checker=CHECKER):
     """{name: verdict dict} for every check in `names`; never raises for a check's failure."""
     verdicts, pending = {}, list(names)
     while pending:
         with tempfile.TemporaryFile("w+") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "autograder", "check", *pending, "--submitted", str(submitted)],
-                                    stdout=subprocess.PIPE, stderr=stderr, text=True)
+            proc = subprocess.Popen([*checker, *pending, "--submitted", str(submitted)],
+                                    stdout=subprocess.PIPE, stderr=stderr)
             timed_out = not _collect(proc, verdicts, pending, time_limit)
             proc.kill()
             proc.wait()
@@ -40,21 +44,36 @@ def run_checks(names, submitted, time_limit=TIME_LIMIT_S):
 
 
 def _collect(proc, verdicts, pending, time_limit):
-    """Read one JSON verdict per line until the process ends; False if a check ran out of time."""
+    """Read one JSON verdict per line until the process ends; False if a check ran out of time.
+
+    Reads the pipe unbuffered: a buffered reader can hold a complete line that select() then
+    waits for in vain.
+    """
+    fd, buffered = proc.stdout.fileno(), b""
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + time_limit
     while True:
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            if _record(line, verdicts, pending):
+                deadline = time.monotonic() + time_limit
         if not sel.select(timeout=max(0, deadline - time.monotonic())):
             return False
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 65536)
+        if not chunk:
             return True
-        try:
-            verdict = json.loads(line)
-        except ValueError:  # a stray print from a library: not a verdict
-            continue
-        if verdict.get("check") in pending:
-            verdicts[verdict["check"]] = verdict
-            pending.remove(verdict["check"])
-            deadline = time.monotonic() + time_limit
+        buffered += chunk
+
+
+def _record(line, verdicts, pending):
+    """Keep a verdict line; ignore anything else a library printed."""
+    try:
+        verdict = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(verdict, dict) or verdict.get("check") not in pending:
+        return False
+    verdicts[verdict["check"]] = verdict
+    pending.remove(verdict["check"])
+    return True
