@@ -19,6 +19,7 @@ import torch
 
 from . import inspect, load, resume, verify
 from .feedback import Verdict, problem
+from .reference import STEPS_PER_EPOCH, canonical_splits
 
 CONTRACT = {  # submitted file -> what it holds (the README documents the same contract)
     "checkpoints/mnist_model.pth": "model.state_dict() after training (Exercise 1)",
@@ -58,8 +59,6 @@ def data():
     """(train, val, test) of the grading data, read once per interpreter."""
     global _splits
     if _splits is None:
-        from .reference import canonical_splits
-
         _splits = canonical_splits()
     return _splits
 
@@ -69,7 +68,8 @@ def _checkpoint(files, rel, epoch=None, extra=("val_loss",)):
     ckpt, problems = files.get(rel)
     if ckpt is None:
         return None, problems, []
-    found, notes = inspect.inspect_checkpoint(ckpt, rel, epoch=epoch, extra_keys=extra)
+    found, notes = inspect.inspect_checkpoint(ckpt, rel, epoch=epoch, extra_keys=extra,
+                                              steps_per_epoch=STEPS_PER_EPOCH)
     if not found and "val_loss" in extra:
         found = verify.verify_val_loss(ckpt, rel, data()[1], files.device)
     return (None if found else ckpt), problems + found, notes
@@ -120,9 +120,9 @@ def check_early_stopping(files):
     ckpt, problems, notes = _checkpoint(files, rel, extra=("val_loss", "early_stopping"))
     if ckpt is not None:
         state = ckpt["early_stopping"]
-        if not isinstance(state, dict) or state.get("best_epoch") != ckpt["epoch"]:
-            problems.append(problem("missing_keys", name=rel,
-                                    detail="'early_stopping' (stopper.state_dict()) with best_epoch equal to 'epoch'"))
+        if not isinstance(state, dict) or state.get("best_epoch") != ckpt["epoch"] or state.get("counter") != 0:
+            problems.append(problem("missing_keys", name=rel, detail="'early_stopping' (stopper.state_dict() "
+                                    "at the best epoch: best_epoch equal to 'epoch', counter 0)"))
     return problems, notes
 
 

@@ -45,6 +45,9 @@ MESSAGES = {
     "checkpoint does not keep a graph-attached tensor.",
     "no_optimizer_state": "{name} has model weights but no Adam moments (exp_avg, exp_avg_sq). "
     "Resuming from it restarts Adam from zero: save optimizer.state_dict() after training steps.",
+    "stale_optimizer_state": "{name}: the optimizer state is from step {found}, but a checkpoint "
+    "of epoch {epoch} follows {expected} Adam steps. Save optimizer.state_dict() in the same "
+    "epoch as the model, not from an earlier or later moment.",
     "optimizer_state": "{name}: the optimizer state is not Adam's for this model ({detail}).",
     "not_best": "{name} should hold the lowest validation loss of the run ({expected:.4f} at "
     "epoch {epoch}), found {detail}. Save 'best' only when the validation loss improves.",

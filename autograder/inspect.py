@@ -67,8 +67,12 @@ def inspect_optimizer(opt_sd, model_sd, name):
     return []
 
 
-def inspect_checkpoint(ckpt, name, epoch=None, extra_keys=()):
-    """(problems, notes) for a checkpoint dict; `epoch` is the epoch it must record, if known."""
+def inspect_checkpoint(ckpt, name, epoch=None, extra_keys=(), steps_per_epoch=None):
+    """(problems, notes) for a checkpoint dict; `epoch` is the epoch it must record, if known.
+
+    With `steps_per_epoch`, Adam's step count must be epoch x steps_per_epoch: an optimizer
+    state saved at another time (stale) still damps a restart, so only its step count gives it away.
+    """
     if not isinstance(ckpt, dict):
         return [problem("not_a_dict", name=name, detail=type(ckpt).__name__)], []
     missing = [k for k in CHECKPOINT_KEYS + tuple(extra_keys) if k not in ckpt]
@@ -88,6 +92,11 @@ def inspect_checkpoint(ckpt, name, epoch=None, extra_keys=()):
             notes.append(problem("tensor_loss", name=name).message)
     if not problems:
         problems += inspect_optimizer(ckpt["optimizer_state_dict"], ckpt["model_state_dict"], name)
+    if not problems and steps_per_epoch:
+        steps = {int(s["step"]) for s in ckpt["optimizer_state_dict"]["state"].values()}
+        if steps != {e * steps_per_epoch}:
+            problems.append(problem("stale_optimizer_state", name=name, found=sorted(steps)[0],
+                                    expected=e * steps_per_epoch, epoch=e))
     return problems, notes
 
 

@@ -98,6 +98,33 @@ def compare_early_stopping(make_stopper, patience=3):
     return problems
 
 
+def compare_resumed_early_stopping(make_stopper, patience=3):
+    """Problems where a stopper rebuilt from state_dict() mid-run stops elsewhere than an
+    uninterrupted one (the state a checkpoint carries must be enough to resume early stopping)."""
+    problems = []
+    for name, losses in SCRIPTED.items():
+        want = [stop for _, stop, _, _ in trace(ReferenceEarlyStopping(patience), losses)[0]]
+        for k in range(1, len(want)):
+            try:
+                first = make_stopper(patience)
+                trace(first, losses[:k])
+                resumed = make_stopper(patience)
+                resumed.load_state_dict(first.state_dict())
+                got = want[:k] + [stop for _, stop, _, _ in trace(resumed, losses[k:])[0]]
+            except Exception as e:
+                got = f"{type(e).__name__}: {e}"
+            if got != want:
+                problems.append(problem("early_stopping", detail=f"the '{name}' sequence {losses} "
+                                        f"resumed from state_dict() after epoch {k}: "
+                                        f"{_stop_epoch(got)} instead of stopping at epoch {_stop_epoch(want)}"))
+                break
+    return problems
+
+
+def _stop_epoch(stops):
+    return stops if isinstance(stops, str) else (stops.index(True) + 1 if True in stops else "never stopped")
+
+
 def _difference(got, want):
     if isinstance(got, str):
         return f"it raised {got}"

@@ -12,9 +12,12 @@ from .reference import MNISTModel, evaluate, make_loader
 # Validation loss is recorded in eval mode, so it can be recomputed: only float summation order
 # (CPU vs GPU, mean of batch means vs mean over examples, measured < 1 %) separates the two.
 VAL_LOSS_TOLERANCE = 0.05
-# The training 'loss' is a train-mode average over an epoch while the weights moved; the final
-# weights in eval mode score lower (measured 0.3x-0.8x of it on the reference run), never much higher.
-TRAIN_LOSS_CEILING = 1.5
+# The training 'loss' is recorded in train mode while the weights move (a mean or the last
+# batch), so it is only bounded: measured on two seeded runs, the final weights' eval-mode loss on
+# the training set is 0.16x-0.36x the epoch's mean and 0.6x-1.6x its smallest batch loss. A
+# recorded loss under half the eval-mode loss, or far above it, is not from these weights.
+TRAIN_LOSS_FLOOR = 0.5
+TRAIN_LOSS_CEILING = 10  # times (eval-mode loss + 0.05)
 
 
 def model_from(state_dict, device):
@@ -35,7 +38,7 @@ def verify_val_loss(ckpt, name, val_set, device, key="val_loss"):
 def verify_train_loss(ckpt, name, train_set, device):
     recorded = loss_value(ckpt["loss"])
     recomputed = evaluate(model_from(ckpt["model_state_dict"], device), make_loader(train_set), device)
-    if recomputed > TRAIN_LOSS_CEILING * recorded + 0.01:
+    if not TRAIN_LOSS_FLOOR * recomputed <= recorded <= TRAIN_LOSS_CEILING * (recomputed + 0.05):
         return [problem("loss_mismatch", name=name, key="'loss'", recorded=recorded,
                         recomputed=recomputed)]
     return []

@@ -68,3 +68,26 @@ def test_continuity():
     assert [p.code for p in continuity(before, [0.25, 0.15], 4, 3)] == ["discontinuous"]
     assert [p.code for p in continuity(before, [0.19], 3, 3)] == ["resume_epoch"]
     assert [p.code for p in continuity(before, [], 4, 3)] == ["no_history"]
+
+
+class Resumable(ReferenceEarlyStopping):
+    def state_dict(self):
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "counter": self.counter,
+                "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.__dict__.update(state)
+
+
+class ForgetsCounter(Resumable):
+    def load_state_dict(self, state):
+        super().load_state_dict({**state, "counter": 0})
+
+
+def test_resumed_early_stopping():
+    from autograder.score import compare_resumed_early_stopping
+
+    assert compare_resumed_early_stopping(Resumable) == []
+    problems = compare_resumed_early_stopping(ForgetsCounter)
+    assert problems and "resumed from state_dict()" in problems[0].message
+    assert "AttributeError" in compare_resumed_early_stopping(ReferenceEarlyStopping)[0].message

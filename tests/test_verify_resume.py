@@ -1,0 +1,80 @@
+"""Verify and resume on a real 10-epoch run of the lesson's model and data."""
+
+import copy
+
+import pytest
+import torch
+
+from autograder import reference as ref
+from autograder.inspect import inspect_checkpoint
+from autograder.resume import ADVANTAGE_THRESHOLD, resume_advantage
+from autograder.verify import fingerprint, same_run, verify_train_loss, verify_val_loss
+
+
+@pytest.fixture(scope="module")
+def run():
+    """Checkpoints of one seeded run after epochs 1 and 10, and the data."""
+    torch.manual_seed(0)
+    train, val, _ = ref.canonical_splits()
+    model = ref.MNISTModel()
+    opt = torch.optim.Adam(model.parameters(), lr=ref.LR)
+    saved = {}
+    for epoch in range(1, 11):
+        loss = ref.train_one_epoch(model, opt, ref.make_loader(train, epoch))
+        if epoch in (1, 10):
+            saved[epoch] = copy.deepcopy({"epoch": epoch, "model_state_dict": model.state_dict(),
+                                          "optimizer_state_dict": opt.state_dict(), "loss": loss,
+                                          "val_loss": ref.evaluate(model, ref.make_loader(val))})
+    return saved, train, val
+
+
+def test_honest_checkpoint_passes(run):
+    saved, train, val = run
+    ckpt = saved[10]
+    assert inspect_checkpoint(ckpt, "c", epoch=10, extra_keys=("val_loss",), steps_per_epoch=ref.STEPS_PER_EPOCH) == ([], [])
+    assert verify_val_loss(ckpt, "c", val, "cpu") == []
+    assert verify_train_loss(ckpt, "c", train, "cpu") == []
+
+
+def test_edited_losses_are_caught(run):
+    saved, train, val = run
+    assert [p.code for p in verify_val_loss({**saved[10], "val_loss": saved[10]["val_loss"] / 2}, "c", val, "cpu")] == ["loss_mismatch"]
+    for edited in (0.001, 5.0):
+        assert [p.code for p in verify_train_loss({**saved[10], "loss": edited}, "c", train, "cpu")] == ["loss_mismatch"]
+    # weights from epoch 1 under epoch 10's numbers
+    swapped = {**saved[10], "model_state_dict": saved[1]["model_state_dict"]}
+    assert [p.code for p in verify_val_loss(swapped, "c", val, "cpu")] == ["loss_mismatch"]
+
+
+def test_genuine_optimizer_state_gives_a_resume_advantage(run):
+    saved, train, _ = run
+    problems, ratio = resume_advantage(saved[10], "c", train, "cpu")
+    assert problems == [] and ratio > ADVANTAGE_THRESHOLD
+
+
+def test_fabricated_optimizer_state_gives_none(run):
+    saved, train, _ = run
+    fabricated = copy.deepcopy(saved[10])
+    for s in fabricated["optimizer_state_dict"]["state"].values():
+        s["exp_avg"].zero_()
+        s["exp_avg_sq"].fill_(1e-8)
+    problems, ratio = resume_advantage(fabricated, "c", train, "cpu")
+    assert [p.code for p in problems] == ["no_resume_advantage"]
+
+
+def test_stale_optimizer_state_is_caught_by_its_step_count(run):
+    """A stale state still damps the restart (measured: more than a genuine one), so the
+    step count is what gives it away."""
+    saved, _, _ = run
+    stale = {**saved[10], "optimizer_state_dict": saved[1]["optimizer_state_dict"]}
+    problems, _ = inspect_checkpoint(stale, "c", epoch=10, steps_per_epoch=ref.STEPS_PER_EPOCH)
+    assert [p.code for p in problems] == ["stale_optimizer_state"]
+
+
+def test_reproduction_fingerprints(run):
+    saved, _, _ = run
+    fp = fingerprint(saved[10])
+    assert same_run(fp, fingerprint(copy.deepcopy(saved[10])), "c") == []
+    assert [p.code for p in same_run(fp, fingerprint(saved[1]), "c")] == ["not_reproduced"]
+    assert [p.code for p in same_run(fp, None, "c")] == ["not_reproduced"]
+    assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}), "c")] == ["not_reproduced"]
