@@ -9,8 +9,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build the release, the autograder zip and the sample submissions")
-    grade = sub.add_parser("grade", help="grade submissions (zips or notebooks) with the built autograder")
+    grade = sub.add_parser("grade", help="grade submissions (zips or notebooks, or folders of them) "
+                           "with the built autograder, in parallel")
     grade.add_argument("submissions", nargs="*", help="default: the sample submissions")
+    grade.add_argument("--workers", type=int, default=None, help="parallel gradings (default: the number of cores)")
+    grade.add_argument("--out", default=None, help="folder for final_grades.csv and feedback/ (default: autograder/dist/grades)")
     sub.add_parser("all", help="build, then grade the sample submissions (the README's main job)")
     check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
     check.add_argument("names", nargs="+")
@@ -39,7 +42,7 @@ def main(argv=None):
     if args.command in ("grade", "all"):
         from . import grade
 
-        return grade.main(getattr(args, "submissions", None) or None)
+        return grade.main(getattr(args, "submissions", None), getattr(args, "out", None), getattr(args, "workers", None))
 
 
 if __name__ == "__main__":

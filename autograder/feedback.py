@@ -65,6 +65,9 @@ MESSAGES = {
     "optimizer state (Adam restarted) or the model.",
     "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
     "history_before and history_after by running both cells.",
+    "not_bit_identical": "Your checkpoint carries the RNG state, so on the CPU resuming must "
+    "reproduce epoch {epoch} exactly: expected loss {expected!r}, found {found!r}. Restore it with "
+    "torch.set_rng_state(checkpoint['rng_state']) right before the first resumed epoch.",
     "resume_epoch": "Training should resume at epoch {expected} (checkpoint['epoch'] + 1), "
     "found {detail}: one epoch is trained twice or skipped.",
     # early stopping

@@ -6,6 +6,8 @@ import math
 import torch
 
 from .feedback import problem
+from .load import load
+from .reference import MNISTModel, canonical_splits, make_loader, train_one_epoch
 
 # First resumed epoch over last pre-crash epoch, measured on CPU over three seeds: 0.90-0.96
 # when model and Adam state are restored, 1.12-1.25 with a fresh Adam. 5 % splits the two.
@@ -24,6 +26,31 @@ def continuity(before, after, start_epoch, crash_epoch):
         problems.append(problem("discontinuous", before=before[-1], after=after[0],
                                 tolerance=CONTINUITY_TOLERANCE))
     return problems
+
+
+def bit_identical_resume(history_after, rel="checkpoints/crash.pth"):
+    """Problems when a checkpoint carrying the RNG state (the optional extension) does not resume
+    bit-identically: on the CPU, the first resumed epoch recomputed from the checkpoint must give
+    exactly the student's loss. On a GPU, dropout draws from the CUDA generator, which
+    torch.get_rng_state() does not hold, so there the tolerance of `continuity` applies alone."""
+    ckpt, refused = load(rel)
+    if refused or not isinstance(ckpt, dict) or "rng_state" not in ckpt or not history_after:
+        return []
+    if torch.cuda.is_available():
+        return []
+    model = MNISTModel()
+    model.load_state_dict(ckpt["model_state_dict"])
+    optimizer = torch.optim.Adam(model.parameters())
+    optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+    kept = torch.get_rng_state()
+    try:
+        torch.set_rng_state(ckpt["rng_state"])
+        expected = train_one_epoch(model, optimizer, make_loader(canonical_splits()[0], ckpt["epoch"] + 1))
+    finally:
+        torch.set_rng_state(kept)
+    if expected != history_after[0]:
+        return [problem("not_bit_identical", epoch=ckpt["epoch"] + 1, expected=expected, found=history_after[0])]
+    return []
 
 
 class ReferenceEarlyStopping:

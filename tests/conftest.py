@@ -16,6 +16,13 @@ def built(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def graded(built):
-    """{sample name: (scores, results.json)} for every sample submission."""
-    return {z.stem: grade.grade_one(z, built["zip_path"]) for z in sorted(built["samples_dir"].glob("*.zip"))}
+def bulk(built, tmp_path_factory):
+    """The sample submissions graded in bulk: (output folder, {name: Graded})."""
+    out = tmp_path_factory.mktemp("grades")
+    graded, _ = grade.grade_all([built["samples_dir"]], out, built["zip_path"])
+    return out, {g.file.removesuffix(".zip"): g for g in graded}
+
+
+@pytest.fixture(scope="session")
+def graded(bulk):
+    return bulk[1]

@@ -5,15 +5,14 @@ QUESTIONS = {"check1": 1, "check2": 1, "map_location": 1, "ex1_save_load": 2,
 
 
 def test_reference_gets_full_marks(graded):
-    scores, _ = graded["reference"]
-    assert scores == {q: (p, p) for q, p in QUESTIONS.items()}
+    assert graded["reference"].scores == {q: (p, p) for q, p in QUESTIONS.items()}
 
 
 def test_untouched_release_gets_zero_and_results(graded):
-    scores, results = graded["untouched-release"]
-    assert {q: m for q, (_, m) in scores.items()} == QUESTIONS
-    assert all(s == 0 for s, _ in scores.values()), scores
-    crash = next(t for t in results["tests"] if t.get("name") == "ex3_resume")["output"]
+    g = graded["untouched-release"]
+    assert {q: m for q, (_, m) in g.scores.items()} == QUESTIONS
+    assert all(s == 0 for s, _ in g.scores.values()), g.scores
+    crash = next(t for t in g.results["tests"] if t.get("name") == "ex3_resume")["output"]
     assert "checkpoints/crash.pth was not submitted" in crash
 
 
@@ -42,8 +41,31 @@ def test_regrading_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_
             if item.filename != ".OTTER_LOG":
                 dst.writestr(item, src.read(item))
         dst.writestr(".OTTER_LOG", dill.dumps(LogPayload(canary)))
-    scores, results = grade.grade_one(hostile, built["zip_path"])
+    again = grade.grade_one(hostile, built["zip_path"])
     assert not canary.exists(), "the submitted .OTTER_LOG ran code in the grader"
-    assert results["tests"] == graded["reference"][1]["tests"]  # same scores and messages, byte for byte
+    assert again.results["tests"] == graded["reference"].results["tests"]  # same scores and messages
     dill.loads(dill.dumps(LogPayload(canary)))  # the control: the payload is real
     assert canary.exists()
+
+
+def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
+    import csv
+
+    out, graded = bulk
+    rows = list(csv.DictReader(open(out / "final_grades.csv")))
+    assert list(rows[0]) == ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
+    assert rows[0]["file"] == "points-per-question" and float(rows[0]["total_points_earned"]) == 16
+    by_file = {r["file"]: r for r in rows[1:]}
+    assert float(by_file["reference.zip"]["total_points_earned"]) == 16
+    assert float(by_file["untouched-release.zip"]["total_points_earned"]) == 0
+    assert "checkpoints/crash.pth was not submitted" in (out / "feedback" / "untouched-release.txt").read_text()
+
+
+def test_a_broken_submission_gets_a_row_of_zeros(built, tmp_path):
+    from autograder import grade
+
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "not-a-zip.zip").write_bytes(b"garbage")
+    graded, _ = grade.grade_all([tmp_path / "subs"], tmp_path / "out", built["zip_path"])
+    assert graded[0].total == 0 and graded[0].status != "Completed"
+    assert "not-a-zip.zip" in (tmp_path / "out" / "final_grades.csv").read_text()
