@@ -78,3 +78,27 @@ def test_reproduction_fingerprints(run):
     assert [p.code for p in same_run(fp, fingerprint(saved[1]), "c")] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, None, "c")] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}), "c")] == ["not_reproduced"]
+
+
+def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
+    from autograder.score import bit_identical_resume
+
+    saved, train, _ = run
+    path = tmp_path / "crash.pth"
+    torch.manual_seed(5)
+    torch.save({**saved[10], "rng_state": torch.get_rng_state()}, path)
+
+    def student_resume(restore_rng):
+        ckpt = torch.load(path, weights_only=True)
+        model = ref.MNISTModel()
+        model.load_state_dict(ckpt["model_state_dict"])
+        opt = torch.optim.Adam(model.parameters())
+        opt.load_state_dict(ckpt["optimizer_state_dict"])
+        if restore_rng:
+            torch.set_rng_state(ckpt["rng_state"])
+        return [ref.train_one_epoch(model, opt, ref.make_loader(train, 11))]
+
+    assert bit_identical_resume(student_resume(True), path) == []
+    assert [p.code for p in bit_identical_resume(student_resume(False), path)] == ["not_bit_identical"]
+    torch.save(saved[10], path)  # without rng_state the exact check does not apply
+    assert bit_identical_resume(student_resume(False), path) == []
