@@ -12,7 +12,7 @@ def built(tmp_path_factory):
     paths = {"release_dir": root / "release", "zip_path": root / "dist" / "autograder.zip",
              "samples_dir": root / "samples"}
     build.main(build=root / "work", **paths)
-    return paths
+    return {**paths, "solution": root / "work" / "dist" / "autograder" / f"{build.NAME}.ipynb"}
 
 
 @pytest.fixture(scope="session")
