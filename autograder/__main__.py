@@ -8,19 +8,21 @@ import sys
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
+    grading = argparse.ArgumentParser(add_help=False)
+    grading.add_argument("--workers", type=int, help="parallel gradings (default: the number of cores)")
+    grading.add_argument("--out", help="folder for final_grades.csv and feedback/ (default: autograder/dist/grades)")
     sub.add_parser("build", help="build the release, the autograder zip and the sample submissions")
-    grade = sub.add_parser("grade", help="grade submissions (zips or notebooks, or folders of them) "
-                           "with the built autograder, in parallel")
+    grade = sub.add_parser("grade", parents=[grading], help="grade submissions (zips or notebooks, or "
+                           "folders of them) with the built autograder, in parallel")
     grade.add_argument("submissions", nargs="*", help="default: the sample submissions")
-    grade.add_argument("--workers", type=int, default=None, help="parallel gradings (default: the number of cores)")
-    grade.add_argument("--out", default=None, help="folder for final_grades.csv and feedback/ (default: autograder/dist/grades)")
-    sub.add_parser("all", help="build, then grade the sample submissions (the README's main job)")
-    check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
-    check.add_argument("names", nargs="+")
-    check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
+    sub.add_parser("all", parents=[grading], help="build, then grade the sample submissions (the README's "
+                   "main job)").set_defaults(submissions=None)
     inspect = sub.add_parser("inspect", help="inspect checkpoint files: one JSON object per file; "
                              "exit 0 if all are ok, 1 otherwise")
     inspect.add_argument("paths", nargs="+")
+    check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
+    check.add_argument("names", nargs="+")
+    check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
@@ -30,7 +32,6 @@ def main(argv=None):
         for r in reports:
             print(json.dumps(r))
         return 0 if all(r["ok"] for r in reports) else 1
-
     if args.command == "check":
         from . import checks
 
@@ -42,7 +43,7 @@ def main(argv=None):
     if args.command in ("grade", "all"):
         from . import grade
 
-        return grade.main(getattr(args, "submissions", None), getattr(args, "out", None), getattr(args, "workers", None))
+        return grade.main(args.submissions, args.out, args.workers)
 
 
 if __name__ == "__main__":

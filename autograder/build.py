@@ -110,10 +110,11 @@ def autograder_zip(out, zip_path):
                 dst.write(f, Path("autograder") / f.relative_to(PACKAGE))
 
 
-def submit(notebook, work, edit=None, timeout=600):
+def submit(notebook, work, edit=None, allow_errors=False, timeout=600):
     """Run `notebook` top to bottom in a fresh folder, as a student does, export cell included,
     and return the zip the export cell wrote. `edit(nb)` may change the notebook first
-    (tests/catalogue makes its mistaken submissions so)."""
+    (tests/catalogue makes its mistaken submissions so); `allow_errors` runs on past a failing
+    cell, as a student with a bug would before submitting."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     shutil.copy(Path(notebook).parent / "gpu_checkpoint.pth", work)
@@ -121,7 +122,8 @@ def submit(notebook, work, edit=None, timeout=600):
     if edit:
         edit(nb)
     nbformat.write(nb, work / f"{NAME}.ipynb")
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(work)}}).execute()
     [exported] = work.glob(f"{NAME}_*.zip")
     return exported
 

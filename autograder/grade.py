@@ -68,7 +68,7 @@ def grade_one(submission, autograder=ZIP, timeout=TIMEOUT_S):
 
 def feedback(graded):
     """The text a student reads: each question's score and otter's output for it."""
-    parts = [f"{graded.file}: {graded.total:g} points ({graded.status})"]
+    parts = [f"{graded.file}: {graded.total:g} points ({graded.status})", graded.results.get("output", "")]
     for test in graded.results.get("tests", []):
         score = f" {test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""
         parts.append(f"\n=== {test.get('name', '')}{score}\n{test.get('output', '').strip()}")

@@ -8,7 +8,8 @@ and before it reads .OTTER_LOG or executes the notebook. Here it:
   name that a student submitted;
 - moves the submitted checkpoints to ../submitted (re-running the notebook would overwrite
   them) and grades them there in fresh interpreters, writing ../submitted/verdicts.json for
-  the hidden tests.
+  the hidden tests;
+- after grading, puts the checks' hints (which cost no points) at the top of the feedback.
 This module imports no torch: it runs inside otter's own process.
 """
 
@@ -36,5 +37,11 @@ class GuardSubmission(AbstractOtterPlugin):
         submitted.mkdir()
         if (here / "checkpoints").is_dir():
             shutil.move(here / "checkpoints", submitted / "checkpoints")
-        verdicts = run_checks(FILE_CHECKS, submitted)
-        (submitted / "verdicts.json").write_text(json.dumps(verdicts, indent=1))
+        self.verdicts = run_checks(FILE_CHECKS, submitted)
+        (submitted / "verdicts.json").write_text(json.dumps(self.verdicts, indent=1))
+
+    def after_grading(self, results):
+        """Hints cost no points, so no failing test shows them: they go to the top of the feedback."""
+        hints = [n for v in getattr(self, "verdicts", {}).values() for n in v.get("notes", [])]
+        if hints:
+            results.set_output("Notes on your checkpoint files:\n" + "\n".join(f"- {h}" for h in hints))
