@@ -38,6 +38,10 @@ def globals_in_pickle(data):
 def _refusal(name, data_pkl):
     """Explain why weights_only=True refused the file, from the globals the pickle names."""
     names = globals_in_pickle(data_pkl)
+    blocked = [n for n in names if n.startswith(CODE_RUNNERS)
+               or (n.split(".")[0] in ("builtins", "__builtin__") and n.split(".")[-1] in CODE_BUILTINS)]
+    if blocked:  # first: whatever else a file holds, one that tries to run code is named so
+        return problem("payload", name=name, detail=blocked[0])
     if any(n.split(".")[-1] == "getattr" for n in names):  # a bound method pickles as getattr(obj, name)
         return problem("state_dict_method", name=name)
     if any(n.startswith("torch.nn.modules.") for n in names):
@@ -46,10 +50,6 @@ def _refusal(name, data_pkl):
     numpy = [n for n in names if n.startswith("numpy")]
     if numpy:
         return problem("numpy_scalar", name=name, detail=numpy[0])
-    blocked = [n for n in names if n.startswith(CODE_RUNNERS)
-               or (n.split(".")[0] in ("builtins", "__builtin__") and n.split(".")[-1] in CODE_BUILTINS)]
-    if blocked:
-        return problem("payload", name=name, detail=blocked[0])
     allowed = ("torch.", "collections.OrderedDict", "_codecs.encode")
     unknown = [n for n in names if not n.startswith(allowed)]
     return problem("unknown_global", name=name, detail=(unknown or names or ["unknown"])[0])

@@ -45,6 +45,7 @@ def write_all(folder):
         "whole_model": MNISTModel(),
         "state_dict_method": MNISTModel().state_dict,
         "payload": {"x": Payload()},
+        "payload_beside_a_model": {"model": torch.nn.Linear(2, 2), "x": Payload()},
         "numpy_loss": {**ckpt, "loss": np.float32(0.5)},
         "tensor_loss_with_grad": {**ckpt, "loss": loss},
         "nan_loss": {**ckpt, "loss": float("nan")},

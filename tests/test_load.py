@@ -18,6 +18,7 @@ EXPECTED = {
     "whole_model": "whole_model",
     "state_dict_method": "state_dict_method",
     "payload": "payload",
+    "payload_beside_a_model": "payload",
     "numpy_loss": "numpy_scalar",
     "unknown_class": "unknown_global",
     "empty": "empty",
