@@ -43,12 +43,13 @@ class Files:
 
     def __init__(self, folder, device):
         self.folder, self.device, self.fingerprints = Path(folder), device, {}
+        self.plot = {}  # numbers for the feedback's picture, when a check has some
 
     def get(self, rel):
         obj, refused = load.load(self.folder / rel, self.device, name=rel)
         if refused:
             return None, [refused]
-        self.fingerprints[rel] = verify.fingerprint(obj)
+        self.fingerprints[rel] = verify.fingerprint(obj, load.saved_on(self.folder / rel))
         return obj, []
 
 
@@ -105,7 +106,9 @@ def check_crash(files):
         return problems, notes
     train = data()[0]
     problems += verify.verify_train_loss(ckpt, rel, train, files.device)
-    found, ratio = resume.resume_advantage(ckpt, rel, train, files.device)
+    found, ratio, curves = resume.resume_advantage(ckpt, rel, train, files.device)
+    files.plot = {"epoch": ckpt["epoch"], "loss": inspect.loss_value(ckpt["loss"]),
+                  **{k: [round(x, 5) for x in v] for k, v in curves.items()}}
     notes.append(f"resumed with its Adam state, the first epoch's loss is {ratio:.2f}x lower than with a fresh Adam")
     return problems + found, notes
 
@@ -139,7 +142,7 @@ def main(names, submitted):
             problems, notes = CHECKS[name](files)
         except Exception as e:  # a crafted file may break a stage: report it, never stop the others
             problems, notes = [problem("checker_crashed", detail=f"{type(e).__name__}: {e}")], []
-        print(json.dumps(Verdict(name, problems, notes, files.fingerprints).to_dict()), flush=True)
+        print(json.dumps(Verdict(name, problems, notes, files.fingerprints, files.plot).to_dict()), flush=True)
 
 
 # --- in the notebook's kernel, after the re-run -------------------------------------------------
@@ -152,7 +155,8 @@ def require(name, verdicts=VERDICTS):
     verdict = Verdict.from_dict(json.loads(Path(verdicts).read_text())[name])
     for rel, fp in verdict.files.items():
         again, refused = load.load(rel)
-        verdict.problems += verify.same_run(fp, None if refused else verify.fingerprint(again), rel)
+        regenerated = None if refused else verify.fingerprint(again, load.saved_on(rel))
+        verdict.problems += verify.same_run(fp, regenerated, rel)
     _assert_ok(verdict)
 
 

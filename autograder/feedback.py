@@ -4,6 +4,9 @@ Each message names the lesson idea that was missed, so a student knows what to r
 codes are the stable interface (README, `python -m autograder inspect`); the wording may improve.
 """
 
+import base64
+import html
+import io
 from dataclasses import asdict, dataclass, field
 
 MESSAGES = {
@@ -63,6 +66,10 @@ MESSAGES = {
     "discontinuous": "The first resumed epoch's loss ({after:.4f}) jumped above the last "
     "pre-crash loss ({before:.4f}) by more than {tolerance:.0%}: the resume did not restore the "
     "optimizer state (Adam restarted) or the model.",
+    "optimizer_not_resumed": "resumed_optimizer ended the resumed training at step {found}; an "
+    "Adam loaded with checkpoint['optimizer_state_dict'] continues from the checkpoint's {saved} "
+    "steps and ends at {expected}. A fresh Adam restarts its moments from zero: load the "
+    "optimizer state too.",
     "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
     "history_before and history_after by running both cells.",
     "not_bit_identical": "Your checkpoint carries the RNG state, so on the CPU resuming must "
@@ -99,6 +106,7 @@ class Verdict:
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # hints that cost nothing
     files: dict = field(default_factory=dict)  # path -> fingerprint of each file that loaded
+    plot: dict = field(default_factory=dict)  # numbers for the feedback's picture (see resume_picture)
 
     @property
     def ok(self):
@@ -106,14 +114,60 @@ class Verdict:
 
     def to_dict(self):
         return {"check": self.check, "ok": self.ok, "notes": self.notes, "files": self.files,
-                "problems": [asdict(p) for p in self.problems]}
+                "plot": self.plot, "problems": [asdict(p) for p in self.problems]}
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["check"], [Problem(**p) for p in d["problems"]], d.get("notes", []), d.get("files", {}))
+        return cls(d["check"], [Problem(**p) for p in d["problems"]], d.get("notes", []), d.get("files", {}),
+                   d.get("plot", {}))
 
     def render(self):
         """The text a student sees for this check."""
         lines = [f"- {p.message} [{p.code}]" for p in self.problems]
         lines += [f"- Hint: {n}" for n in self.notes]
         return "\n".join(lines) or "- OK"
+
+
+def resume_picture(plot):
+    """PNG bytes: the crash checkpoint's recorded loss, then the grader's first resumed epoch with
+    the checkpoint's Adam state and with a fresh Adam, as the epoch's mean loss so far (its last
+    point is the epoch loss the resume check compares), and a dotted line at the resume.
+
+    `plot` holds 'epoch', 'loss' (as recorded), 'restored' and 'fresh' (batch losses)."""
+    from matplotlib.figure import Figure  # not pyplot: no global state in otter's process
+
+    fig = Figure(figsize=(6.4, 3.4), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    epoch = plot["epoch"]
+    for key, label, color in (("restored", "resumed with your optimizer state", "tab:blue"),
+                              ("fresh", "resumed with a fresh Adam (weights only)", "tab:orange")):
+        batches = plot[key]
+        x = [epoch + (i + 1) / len(batches) for i in range(len(batches))]
+        running = [sum(batches[: i + 1]) / (i + 1) for i in range(len(batches))]
+        ax.plot(x, running, color=color, label=label)
+    if plot.get("loss") is not None:
+        ax.plot([epoch], [plot["loss"]], "ko", label=f"'loss' recorded at epoch {epoch}")
+    ax.axvline(epoch, color="gray", linestyle=":")
+    ax.annotate("Resume", (epoch, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                textcoords="offset points", color="gray")
+    ax.set(xlabel="epoch", ylabel="training loss (mean so far)",
+           title="Your checkpoints/crash.pth, resumed by the grader")
+    ax.legend(fontsize="small")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def html_summary(notes, plot):
+    """The top of a student's feedback, as HTML (Gradescope shows it with output_format 'html')."""
+    parts = []
+    if notes:
+        items = "".join(f"<li>{html.escape(n, quote=False)}</li>" for n in notes)
+        parts.append(f"<p>Notes on your checkpoint files:</p><ul>{items}</ul>")
+    if plot:
+        png = base64.b64encode(resume_picture(plot)).decode()
+        parts.append("<p>Why the optimizer state matters: your crash checkpoint, resumed for one epoch "
+                     "twice on the grading data with the same data order and dropout masks.</p>"
+                     f'<img alt="loss curves after resuming from checkpoints/crash.pth" '
+                     f'src="data:image/png;base64,{png}">')
+    return "\n".join(parts)

@@ -5,11 +5,14 @@
 Each submission (a zip, or a bare notebook) is graded in its own `otter run` process, up to N at
 once, with this zip's copy of the package on PYTHONPATH (as on Gradescope, where it sits beside
 run_otter.py). otter exits 0 even when tests fail, so scores come from results.json. Writes
-DIR/final_grades.csv with otter's own grade CSV columns, and DIR/feedback/NAME.txt per student.
+DIR/final_grades.csv with otter's own grade CSV columns, and DIR/feedback/NAME.html per student
+(what Gradescope shows them, the resume picture included).
 A submission that crashes or times out gets a row of zeros and the reason; the others go on.
 """
 
 import csv
+import functools
+import html
 import json
 import os
 import subprocess
@@ -67,12 +70,16 @@ def grade_one(submission, autograder=ZIP, timeout=TIMEOUT_S):
 
 
 def feedback(graded):
-    """The text a student reads: each question's score and otter's output for it."""
-    parts = [f"{graded.file}: {graded.total:g} points ({graded.status})", graded.results.get("output", "")]
+    """The page a student reads: the summary at the top (HTML when otter's results say so), then
+    each question's score and otter's output for it."""
+    esc = functools.partial(html.escape, quote=False)
+    summary = graded.results.get("output", "")
+    parts = [f"<h2>{esc(graded.file)}: {graded.total:g} points ({esc(graded.status)})</h2>",
+             summary if graded.results.get("output_format") == "html" else f"<pre>{esc(summary)}</pre>"]
     for test in graded.results.get("tests", []):
         score = f" {test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""
-        parts.append(f"\n=== {test.get('name', '')}{score}\n{test.get('output', '').strip()}")
-    return "\n".join(parts) + "\n"
+        parts.append(f"<h3>{esc(test.get('name', ''))}{score}</h3>\n<pre>{esc(test.get('output', '').strip())}</pre>")
+    return '<!doctype html>\n<meta charset="utf-8">\n' + "\n".join(parts) + "\n"
 
 
 def write_csv(path, graded, questions):
@@ -122,7 +129,7 @@ def grade_all(paths, out, autograder=ZIP, workers=None, timeout=TIMEOUT_S):
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     for g in graded:
-        (out / "feedback" / f"{Path(g.file).stem}.txt").write_text(feedback(g))
+        (out / "feedback" / f"{Path(g.file).stem}.html").write_text(feedback(g))
     write_csv(out / "final_grades.csv", graded, questions)
     return graded, questions
 

@@ -101,3 +101,12 @@ def load(path, device="cpu", name=None):
         detail = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[0][:200]
         return None, problem("load_error", name=name, detail=detail)
 
+
+
+def saved_on(path):
+    """The device types a file's tensors were saved from (['cuda'] for a Colab GPU run): torch
+    hands each storage's location tag to a callable map_location. Only for a file `load` accepted."""
+    devices = set()
+    torch.load(path, weights_only=True,
+               map_location=lambda storage, location: devices.add(location.split(":")[0]) or storage)
+    return sorted(devices)

@@ -9,7 +9,8 @@ and before it reads .OTTER_LOG or executes the notebook. Here it:
 - moves the submitted checkpoints to ../submitted (re-running the notebook would overwrite
   them) and grades them there in fresh interpreters, writing ../submitted/verdicts.json for
   the hidden tests;
-- after grading, puts the checks' hints (which cost no points) at the top of the feedback.
+- after grading, puts the checks' hints (which cost no points) and the resume picture at the
+  top of the feedback, as HTML.
 This module imports no torch: it runs inside otter's own process.
 """
 
@@ -18,7 +19,9 @@ import shutil
 from pathlib import Path
 
 from otter.plugins import AbstractOtterPlugin
+from otter.test_files import GradingResults
 
+from .feedback import html_summary
 from .isolate import run_checks
 
 PACKAGE = Path(__file__).resolve().parent
@@ -41,7 +44,20 @@ class GuardSubmission(AbstractOtterPlugin):
         (submitted / "verdicts.json").write_text(json.dumps(self.verdicts, indent=1))
 
     def after_grading(self, results):
-        """Hints cost no points, so no failing test shows them: they go to the top of the feedback."""
-        hints = [n for v in getattr(self, "verdicts", {}).values() for n in v.get("notes", [])]
-        if hints:
-            results.set_output("Notes on your checkpoint files:\n" + "\n".join(f"- {h}" for h in hints))
+        """Hints cost no points, so no failing test shows them: they go to the top of the feedback,
+        with the picture of the crash checkpoint's resume."""
+        verdicts = getattr(self, "verdicts", {})
+        hints = [n for v in verdicts.values() for n in v.get("notes", [])]
+        plot = verdicts.get("crash", {}).get("plot")
+        if hints or plot:
+            results.set_output(html_summary(hints, plot))
+            results.__class__ = HtmlOutput
+
+
+class HtmlOutput(GradingResults):
+    """otter 7 writes no `output_format`, so Gradescope would show the summary's HTML (and the
+    picture) as text; this adds Gradescope's "output_format": "html" for the top-level output.
+    The tests' outputs stay plain text."""
+
+    def to_gradescope_dict(self, ag_config):
+        return {**super().to_gradescope_dict(ag_config), "output_format": "html"}

@@ -95,8 +95,9 @@ def make_loader(dataset, shuffle_seed=None):
     return DataLoader(dataset, BATCH_SIZE, shuffle=shuffle_seed is not None, generator=generator)
 
 
-def train_one_epoch(model, optimizer, loader, device="cpu"):
-    """One pass over `loader` in train mode; returns the mean batch loss."""
+def train_one_epoch(model, optimizer, loader, device="cpu", batch_losses=None):
+    """One pass over `loader` in train mode; returns the mean batch loss (and appends each batch's
+    loss to `batch_losses`, when given, for the feedback's loss curve)."""
     model.train()
     total = 0.0
     for x, y in loader:
@@ -106,6 +107,8 @@ def train_one_epoch(model, optimizer, loader, device="cpu"):
         loss.backward()
         optimizer.step()
         total += loss.item()
+        if batch_losses is not None:
+            batch_losses.append(loss.item())
     return total / len(loader)
 
 

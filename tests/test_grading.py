@@ -14,6 +14,20 @@ def test_untouched_release_gets_zero_and_results(graded):
     assert all(s == 0 for s, _ in g.scores.values()), g.scores
     crash = next(t for t in g.results["tests"] if t.get("name") == "ex3_resume")["output"]
     assert "checkpoints/crash.pth was not submitted" in crash
+    assert "<img" not in g.results.get("output", "")  # no crash checkpoint, nothing resumed to draw
+
+
+def test_feedback_shows_the_resume_picture_on_gradescope(graded):
+    """Gradescope renders the top-level output as HTML only with output_format 'html'."""
+    import base64
+    import re
+
+    results = graded["reference"].results
+    assert results["output_format"] == "html"
+    assert all("output_format" not in t for t in results["tests"])  # the tests' outputs stay text
+    [png] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', results["output"])
+    assert base64.b64decode(png).startswith(b"\x89PNG")
+    assert re.search(r"loss is \d+\.\d\dx lower than with a fresh Adam", results["output"])
 
 
 
@@ -58,7 +72,8 @@ def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
     by_file = {r["file"]: r for r in rows[1:]}
     assert float(by_file["reference.zip"]["total_points_earned"]) == 16
     assert float(by_file["untouched-release.zip"]["total_points_earned"]) == 0
-    assert "checkpoints/crash.pth was not submitted" in (out / "feedback" / "untouched-release.txt").read_text()
+    assert "checkpoints/crash.pth was not submitted" in (out / "feedback" / "untouched-release.html").read_text()
+    assert '<img alt="loss curves' in (out / "feedback" / "reference.html").read_text()
 
 
 def test_a_broken_submission_gets_a_row_of_zeros(built, tmp_path):

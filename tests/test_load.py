@@ -70,6 +70,11 @@ def test_gpu_tagged_needs_map_location(files):
     assert refused is None and sd["fc1.weight"].device.type == "cpu"
 
 
+def test_saved_on_reads_the_location_tags(files):
+    assert load.saved_on(files["gpu_tagged"]) == ["cuda"]
+    assert load.saved_on(files["checkpoint"]) == ["cpu"]
+
+
 def test_messages_teach_without_torch_noise(files):
     _, refused = load.load(files["whole_model"])
     assert "model.state_dict()" in refused.message and "\x1b[" not in refused.message

@@ -2,9 +2,12 @@
 
 import math
 
+import torch
 from hypothesis import given, strategies as st
 
-from autograder.score import ReferenceEarlyStopping, compare_early_stopping, continuity, trace
+from autograder.reference import MNISTModel
+from autograder.score import (ReferenceEarlyStopping, compare_early_stopping, continuity, optimizer_continued,
+                              trace)
 
 losses = st.lists(st.one_of(st.floats(0.01, 2.0), st.just(float("nan")), st.sampled_from([0.5, 0.7])),
                   min_size=1, max_size=30)
@@ -91,3 +94,21 @@ def test_resumed_early_stopping():
     problems = compare_resumed_early_stopping(ForgetsCounter)
     assert problems and "resumed from state_dict()" in problems[0].message
     assert "AttributeError" in compare_resumed_early_stopping(ReferenceEarlyStopping)[0].message
+
+
+def test_optimizer_continued_reads_adams_step_count():
+    model = MNISTModel()
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 784)).sum().backward()
+    opt.step()
+
+    def codes_at(step):
+        for state in opt.state.values():
+            state["step"].fill_(step)
+        return [p.code for p in optimizer_continued(opt, 10, crash_epoch=10)]
+
+    assert codes_at(2500) == []  # 10 epochs of 125 steps before the crash, 10 after
+    assert codes_at(1250) == ["optimizer_not_resumed"]  # a fresh Adam: the resumed epochs only
+    [fresh] = optimizer_continued(torch.optim.Adam(model.parameters()), 10, crash_epoch=10)
+    assert "no steps" in fresh.message and "2500" in fresh.message
+    assert [p.code for p in optimizer_continued(None, 10, crash_epoch=10)] == ["optimizer_not_resumed"]

@@ -48,8 +48,11 @@ def test_edited_losses_are_caught(run):
 
 def test_genuine_optimizer_state_gives_a_resume_advantage(run):
     saved, train, _ = run
-    problems, ratio = resume_advantage(saved[10], "c", train, "cpu")
+    problems, ratio, curves = resume_advantage(saved[10], "c", train, "cpu")
     assert problems == [] and ratio > ADVANTAGE_THRESHOLD
+    # the picture's curves are the two resumed epochs, batch by batch
+    assert len(curves["restored"]) == len(curves["fresh"]) == ref.STEPS_PER_EPOCH
+    assert sum(curves["fresh"]) / sum(curves["restored"]) == pytest.approx(ratio)
 
 
 def test_fabricated_optimizer_state_gives_none(run):
@@ -58,7 +61,7 @@ def test_fabricated_optimizer_state_gives_none(run):
     for s in fabricated["optimizer_state_dict"]["state"].values():
         s["exp_avg"].zero_()
         s["exp_avg_sq"].fill_(1e-8)
-    problems, ratio = resume_advantage(fabricated, "c", train, "cpu")
+    problems, _, _ = resume_advantage(fabricated, "c", train, "cpu")
     assert [p.code for p in problems] == ["no_resume_advantage"]
 
 
@@ -78,6 +81,18 @@ def test_reproduction_fingerprints(run):
     assert [p.code for p in same_run(fp, fingerprint(saved[1]), "c")] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, None, "c")] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}), "c")] == ["not_reproduced"]
+
+
+def test_reproduction_across_devices_compares_what_no_dropout_stream_changes(run):
+    """Saved on a GPU, re-run on a CPU: another dropout stream, so epochs and losses may differ."""
+    saved, _, _ = run
+    on_gpu = fingerprint(saved[10], ["cuda"])
+    other_run = {**saved[1], "loss": saved[10]["loss"] * 1.25}  # another epoch, another loss
+    assert same_run(on_gpu, fingerprint(other_run, ["cpu"]), "c") == []
+    assert [p.code for p in same_run(fingerprint(saved[10], ["cpu"]), fingerprint(other_run, ["cpu"]), "c")] == [
+        "not_reproduced"]
+    no_optimizer = {k: v for k, v in saved[10].items() if k != "optimizer_state_dict"}
+    assert [p.code for p in same_run(on_gpu, fingerprint(no_optimizer, ["cpu"]), "c")] == ["not_reproduced"]
 
 
 def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
