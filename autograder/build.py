@@ -22,6 +22,7 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
+from . import COPY_IGNORE
 from .reference import MNISTModel, data_root, mnist_split
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +33,6 @@ DIST = REPO / "autograder" / "dist"
 ZIP = DIST / f"{NAME}-autograder.zip"
 SAMPLES = DIST / "samples"
 PACKAGE = Path(__file__).resolve().parent
-IGNORE = shutil.ignore_patterns("__pycache__", "dist", "*.pyc")
 
 
 def write_gpu_checkpoint(path):
@@ -63,7 +63,7 @@ def stage(build):
     shutil.rmtree(build, ignore_errors=True)
     shutil.copytree(SOURCE, build / "stage", ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
     staged = build / "stage"
-    shutil.copytree(PACKAGE, staged / "autograder", ignore=IGNORE)
+    shutil.copytree(PACKAGE, staged / "autograder", ignore=COPY_IGNORE)
     mnist_split("t10k", data_root(), cache=build / "cache")  # verifies md5, fails with a clear message
     raw = staged / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from otter.plugins import AbstractOtterPlugin
 from otter.test_files import GradingResults
 
+from . import COPY_IGNORE
 from .feedback import html_summary
 from .isolate import run_checks
 
@@ -34,7 +35,7 @@ class GuardSubmission(AbstractOtterPlugin):
         Path(here, ".OTTER_LOG").unlink(missing_ok=True)
         if PACKAGE != (here / PACKAGE.name).resolve():
             shutil.rmtree(here / PACKAGE.name, ignore_errors=True)
-            shutil.copytree(PACKAGE, here / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "dist"))
+            shutil.copytree(PACKAGE, here / PACKAGE.name, ignore=COPY_IGNORE)
         submitted = here.parent / "submitted"
         shutil.rmtree(submitted, ignore_errors=True)
         submitted.mkdir()
