@@ -35,15 +35,20 @@ SAMPLES = DIST / "samples"
 PACKAGE = Path(__file__).resolve().parent
 
 
-def write_gpu_checkpoint(path):
-    """A state_dict whose storages are tagged cuda:0, written on any machine."""
+def save_as_on_gpu(obj, f):
+    """torch.save(obj, f) with every storage tagged cuda:0, as a GPU run saves it, on any machine."""
     real_tag = torch.serialization.location_tag
     torch.serialization.location_tag = lambda storage: "cuda:0"
     try:
-        torch.manual_seed(0)
-        torch.save(MNISTModel().state_dict(), path)
+        torch.save(obj, f)
     finally:
         torch.serialization.location_tag = real_tag
+
+
+def write_gpu_checkpoint(path):
+    """The lesson's map_location example: an untrained state_dict saved as on a GPU."""
+    torch.manual_seed(0)
+    save_as_on_gpu(MNISTModel().state_dict(), path)
 
 
 def same_state_dict(a, b):

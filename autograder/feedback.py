@@ -58,7 +58,8 @@ MESSAGES = {
     "loss_mismatch": "{name}: the recorded {key} ({recorded:.4f}) does not match the loss of "
     "its own weights on the grading data ({recomputed:.4f}).",
     "not_reproduced": "{name}: re-running your notebook does not produce the file you submitted "
-    "({detail}).",
+    "({detail}). Restart the kernel, run all cells once, then export, so the files come from the "
+    "notebook you submit.",
     # resume
     "no_resume_advantage": "{name}: resuming with its optimizer state is no better than a fresh "
     "Adam (loss ratio {ratio:.2f}, expected at least {threshold:.2f}). The saved optimizer state "
