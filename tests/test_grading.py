@@ -57,7 +57,7 @@ def test_regrading_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_
         dst.writestr(".OTTER_LOG", dill.dumps(LogPayload(canary)))
     again = grade.grade_one(hostile, built["zip_path"])
     assert not canary.exists(), "the submitted .OTTER_LOG ran code in the grader"
-    assert again.results["tests"] == graded["reference"].results["tests"]  # same scores and messages
+    assert again.results == graded["reference"].results  # same scores, messages and picture
     dill.loads(dill.dumps(LogPayload(canary)))  # the control: the payload is real
     assert canary.exists()
 
