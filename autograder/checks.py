@@ -13,6 +13,7 @@ Two moments, because otter re-runs the notebook and that run overwrites the subm
 
 import functools
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -136,8 +137,12 @@ CHECKS = {
 def main(names, submitted):
     """The fresh interpreter's work: one JSON verdict per line, printed as each check ends."""
     torch.set_num_threads(1)  # small model, small batches: one thread is faster and uses half the CPU
+    device = grading_device()
+    if device == "cuda":  # the same verdicts on every grading, as on the CPU (PyTorch's reproducibility notes)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
     for name in names:
-        files = Files(submitted, grading_device())
+        files = Files(submitted, device)
         try:
             problems, notes = CHECKS[name](files)
         except Exception as e:  # a crafted file may break a stage: report it, never stop the others

@@ -34,7 +34,7 @@ def resume_advantage(ckpt, name, train_set, device):
     restored = resumed_epoch_loss(ckpt, train_set, device, True, curves["restored"])
     fresh = resumed_epoch_loss(ckpt, train_set, device, False, curves["fresh"])
     ratio = fresh / restored
-    if ratio < ADVANTAGE_THRESHOLD:
+    if not ratio >= ADVANTAGE_THRESHOLD:  # written so that a NaN loss fails too
         return [problem("no_resume_advantage", name=name, ratio=ratio,
                         threshold=ADVANTAGE_THRESHOLD)], ratio, curves
     return [], ratio, curves

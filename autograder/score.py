@@ -25,7 +25,7 @@ def continuity(before, after, start_epoch, crash_epoch):
     problems = []
     if start_epoch != crash_epoch + 1:
         problems.append(problem("resume_epoch", expected=crash_epoch + 1, detail=repr(start_epoch)))
-    if after[0] > before[-1] * (1 + CONTINUITY_TOLERANCE):
+    if not after[0] <= before[-1] * (1 + CONTINUITY_TOLERANCE):  # a NaN loss fails too
         problems.append(problem("discontinuous", before=before[-1], after=after[0],
                                 tolerance=CONTINUITY_TOLERANCE))
     return problems

@@ -71,6 +71,7 @@ def test_continuity():
     assert [p.code for p in continuity(before, [0.25, 0.15], 4, 3)] == ["discontinuous"]
     assert [p.code for p in continuity(before, [0.19], 3, 3)] == ["resume_epoch"]
     assert [p.code for p in continuity(before, [], 4, 3)] == ["no_history"]
+    assert [p.code for p in continuity(before, [math.nan, 0.15], 4, 3)] == ["discontinuous"]
 
 
 class Resumable(ReferenceEarlyStopping):

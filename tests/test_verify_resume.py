@@ -1,6 +1,7 @@
 """Verify and resume on a real 10-epoch run of the lesson's model and data."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -63,6 +64,10 @@ def test_fabricated_optimizer_state_gives_none(run):
         s["exp_avg_sq"].fill_(1e-8)
     problems, _, _ = resume_advantage(fabricated, "c", train, "cpu")
     assert [p.code for p in problems] == ["no_resume_advantage"]
+    poisoned = copy.deepcopy(saved[10])  # NaN moments: the resumed loss is NaN, never an advantage
+    next(iter(poisoned["optimizer_state_dict"]["state"].values()))["exp_avg"].fill_(float("nan"))
+    problems, ratio, _ = resume_advantage(poisoned, "c", train, "cpu")
+    assert math.isnan(ratio) and [p.code for p in problems] == ["no_resume_advantage"]
 
 
 def test_stale_optimizer_state_is_caught_by_its_step_count(run):
