@@ -102,7 +102,6 @@ def load(path, device="cpu", name=None):
         return None, problem("load_error", name=name, detail=detail)
 
 
-
 def saved_on(path):
     """The device types a file's tensors were saved from (['cuda'] for a Colab GPU run): torch
     hands each storage's location tag to a callable map_location. Only for a file `load` accepted."""

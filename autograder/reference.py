@@ -106,9 +106,10 @@ def train_one_epoch(model, optimizer, loader, device="cpu", batch_losses=None):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
-        total += loss.item()
+        batch_loss = loss.item()
+        total += batch_loss
         if batch_losses is not None:
-            batch_losses.append(loss.item())
+            batch_losses.append(batch_loss)
     return total / len(loader)
 
 
