@@ -7,6 +7,7 @@ codes are the stable interface (README, `python -m autograder inspect`); the wor
 import base64
 import html
 import io
+import itertools
 from dataclasses import asdict, dataclass, field
 
 MESSAGES = {
@@ -144,7 +145,7 @@ def resume_picture(plot):
                               ("fresh", "resumed with a fresh Adam (weights only)", "tab:orange")):
         batches = plot[key]
         x = [epoch + (i + 1) / len(batches) for i in range(len(batches))]
-        running = [sum(batches[: i + 1]) / (i + 1) for i in range(len(batches))]
+        running = [total / (i + 1) for i, total in enumerate(itertools.accumulate(batches))]
         ax.plot(x, running, color=color, label=label)
     if plot.get("loss") is not None:
         ax.plot([epoch], [plot["loss"]], "ko", label=f"'loss' recorded at epoch {epoch}")

@@ -47,6 +47,11 @@ def loss_value(loss):
     return None
 
 
+def adam_steps(opt_sd):
+    """The distinct step counts in an Adam state_dict, sorted: one value when all parameters agree."""
+    return sorted({int(s["step"]) for s in opt_sd["state"].values()})
+
+
 def inspect_optimizer(opt_sd, model_sd, name):
     """Adam's state: one entry per parameter with step, exp_avg, exp_avg_sq and a non-zero step."""
     if not isinstance(opt_sd, dict) or "state" not in opt_sd or "param_groups" not in opt_sd:
@@ -93,9 +98,9 @@ def inspect_checkpoint(ckpt, name, epoch=None, extra_keys=(), steps_per_epoch=No
     if not problems:
         problems += inspect_optimizer(ckpt["optimizer_state_dict"], ckpt["model_state_dict"], name)
     if not problems and steps_per_epoch:
-        steps = {int(s["step"]) for s in ckpt["optimizer_state_dict"]["state"].values()}
-        if steps != {e * steps_per_epoch}:
-            problems.append(problem("stale_optimizer_state", name=name, found=sorted(steps)[0],
+        steps = adam_steps(ckpt["optimizer_state_dict"])
+        if steps != [e * steps_per_epoch]:
+            problems.append(problem("stale_optimizer_state", name=name, found=steps[0],
                                     expected=e * steps_per_epoch, epoch=e))
     return problems, notes
 

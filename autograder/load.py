@@ -104,8 +104,9 @@ def load(path, device="cpu", name=None):
 
 def saved_on(path):
     """The device types a file's tensors were saved from (['cuda'] for a Colab GPU run): torch
-    hands each storage's location tag to a callable map_location. Only for a file `load` accepted."""
+    hands each storage's location tag to a callable map_location; mmap leaves the tensor data
+    unread. Only for a file `load` accepted."""
     devices = set()
-    torch.load(path, weights_only=True,
+    torch.load(path, weights_only=True, mmap=True,
                map_location=lambda storage, location: devices.add(location.split(":")[0]) or storage)
     return sorted(devices)

@@ -6,6 +6,7 @@ import math
 import torch
 
 from .feedback import problem
+from .inspect import adam_steps
 from .load import load
 from .reference import STEPS_PER_EPOCH, MNISTModel, canonical_splits, make_loader, train_one_epoch
 
@@ -37,7 +38,7 @@ def optimizer_continued(optimizer, epochs_after, crash_epoch):
     saved = crash_epoch * STEPS_PER_EPOCH
     expected = saved + epochs_after * STEPS_PER_EPOCH
     try:
-        steps = sorted({int(s["step"]) for s in optimizer.state_dict()["state"].values()})
+        steps = adam_steps(optimizer.state_dict())
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         return [problem("optimizer_not_resumed", found=f"no Adam step count ({type(e).__name__})",
                         saved=saved, expected=expected)]

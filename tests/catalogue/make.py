@@ -43,9 +43,9 @@ def make(entry, solution, folder):
     target = folder / f"{entry['name']}.zip"
     with zipfile.ZipFile(exported) as src, zipfile.ZipFile(target, "w") as dst:
         for item in src.infolist():
-            data = src.read(item)
             if item.filename in entry.get("drop", []):
                 continue
+            data = src.read(item)
             if run_edits and item.filename == f"{NAME}.ipynb":
                 nb = nbformat.read(solution, as_version=4)
                 apply_edits(nb, edits)
