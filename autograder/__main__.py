@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,grade,all,inspect,check} ..."""
+"""Command line: python -m autograder {build,grade,all,inspect,gradescope,check,kernel-free} ..."""
 
 import argparse
 import json
@@ -20,9 +20,15 @@ def main(argv=None):
     inspect = sub.add_parser("inspect", help="inspect checkpoint files: one JSON object per file; "
                              "exit 0 if all are ok, 1 otherwise")
     inspect.add_argument("paths", nargs="+")
+    gradescope = sub.add_parser("gradescope", help="grade one upload exactly as Gradescope runs the zip, at "
+                                "/autograder in a private mount namespace (root only)")
+    gradescope.add_argument("upload", help="the export zip, a notebook, or a folder of loose files")
+    gradescope.add_argument("--zip", help="the autograder zip (default: the built one)")
+    gradescope.add_argument("--as-zip-file", action="store_true", help="hand the zip over as a file, not unpacked")
     check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
     check.add_argument("names", nargs="+")
     check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
+    sub.add_parser("kernel-free", help="run the kernel-free test cases read from stdin (used by the plugin)")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
@@ -36,6 +42,14 @@ def main(argv=None):
         from . import checks
 
         return checks.main(args.names, args.submitted)
+    if args.command == "kernel-free":
+        from . import integrity
+
+        return integrity.main()
+    if args.command == "gradescope":
+        from . import emulate
+
+        return emulate.main(args.upload, *([args.zip] if args.zip else []), as_zip_file=args.as_zip_file)
     if args.command in ("build", "all"):
         from . import build
 

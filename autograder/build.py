@@ -3,11 +3,15 @@
     python -m autograder build
 
 1. Stage source/saving-and-loading with what only the autograder gets: this package and the
-   two MNIST test-split files (1.6 MB, so grading never touches the network).
-2. `otter assign` the master (solutions and hidden tests stripped for students).
-3. Copy the student notebook and support files to release/ (committed; CI rebuilds and compares).
-4. Write the autograder zip to autograder/dist/, with this package also at the zip's root,
-   beside run_otter.py, where the grading process (and so otter's plugin loader) imports it.
+   two MNIST test-split files (1.6 MB, so grading never touches the network), and write the
+   notebook's export cell from the submission contract (assignment.py).
+2. `otter assign` the staged master (solutions and hidden tests stripped for students).
+3. Copy the student notebook and gpu_checkpoint.pth to release/ (committed; CI rebuilds and
+   compares).
+4. Write the autograder zip to autograder/dist/: otter's, with this package also at the zip's
+   root, where the grading process (and so otter's plugin loader) imports it, and run_otter.py
+   replaced by this assignment's harness (harness.py: any upload form, results even when the
+   notebook kills its kernel).
 5. Run the solution notebook like a student would, export cell included, and keep its zip as
    the reference sample submission; the untouched release is the other sample.
 """
@@ -23,16 +27,24 @@ import torch
 from nbclient import NotebookClient
 
 from . import COPY_IGNORE
+from .assignment import CONTRACT, NAME, NOTEBOOK, SAMPLES, ZIP
 from .reference import MNISTModel, data_root, mnist_split
 
-REPO = Path(__file__).resolve().parent.parent
-NAME = "saving-and-loading"
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
 SOURCE = REPO / "source" / NAME
 RELEASE = REPO / "release" / NAME
-DIST = REPO / "autograder" / "dist"
-ZIP = DIST / f"{NAME}-autograder.zip"
-SAMPLES = DIST / "samples"
-PACKAGE = Path(__file__).resolve().parent
+GPU_CHECKPOINT = "gpu_checkpoint.pth"  # the lesson's map_location example, shipped with the notebook
+EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
+RUN_OTTER = '''"""Gradescope runs this (run_autograder activates the image's environment first): the
+assignment's harness around otter's autograder, autograder/harness.py."""
+import sys
+
+from autograder.harness import main
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
+'''
 
 
 def save_as_on_gpu(obj, f):
@@ -76,11 +88,46 @@ def stage(build):
         shutil.copy(data_root() / "MNIST" / "raw" / f, raw / f)
     # Keep the committed file when equal: torch.save embeds a random id, and the release is
     # compared with a fresh build byte for byte.
-    write_gpu_checkpoint(build / "gpu_checkpoint.pth")
-    keep = RELEASE / "gpu_checkpoint.pth"
-    shutil.copy(keep if same_state_dict(keep, build / "gpu_checkpoint.pth") else build / "gpu_checkpoint.pth",
-                staged / "gpu_checkpoint.pth")
+    write_gpu_checkpoint(build / "fresh.pth")
+    keep = RELEASE / GPU_CHECKPOINT
+    shutil.copy(keep if same_state_dict(keep, build / "fresh.pth") else build / "fresh.pth", build / GPU_CHECKPOINT)
+    master = nbformat.read(staged / NOTEBOOK, as_version=4)
+    [cell] = [c for c in master.cells if c.source.startswith(EXPORT_MARKER)]
+    cell.source = export_cell()
+    nbformat.write(master, staged / NOTEBOOK)
     return staged
+
+
+def export_cell():
+    """The notebook's last cell: zip this notebook and the contract's files, on Jupyter,
+    JupyterLab, VS Code or Colab (where otter's Notebook.export refuses to run)."""
+    files = "".join(f"\n    {f.path!r}," for f in CONTRACT)
+    return f'''# Submit: a zip of this notebook and the checkpoint files your exercises wrote.
+import datetime, json, zipfile
+
+submission_files = [{files}
+]
+zip_name = f"{NAME}_{{datetime.datetime.now():%Y_%m_%dT%H_%M_%S}}.zip"
+on_colab = "google.colab" in str(get_ipython())
+if on_colab:  # Colab keeps the notebook off disk: ask Colab for it
+    from google.colab import _message, files
+    notebook = json.dumps(_message.blocking_request("get_ipynb", timeout_sec=120)["ipynb"])
+else:  # the saved file; VS Code and JupyterLab say which one it is
+    saved = Path(globals().get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME") or "{NOTEBOOK}").name
+    notebook = Path(saved).read_text() if Path(saved).is_file() else None
+present = [f for f in submission_files if Path(f).is_file()]
+missing = [f for f in submission_files if f not in present]
+if notebook is None:
+    print(f"Could not find {{saved}} in {{Path.cwd()}}: save the notebook (Ctrl+S / Cmd+S), then run this cell again.")
+else:
+    with zipfile.ZipFile(zip_name, "w") as zf:
+        zf.writestr("{NOTEBOOK}", notebook)
+        for f in present:
+            zf.write(f)
+    print(f"Wrote {{zip_name}}: this notebook and {{len(present)}} of {{len(submission_files)}} checkpoint files"
+          + (f" (not written yet: {{', '.join(missing)}})" if missing else "") + ". Upload this zip to Gradescope.")
+    if on_colab:
+        files.download(zip_name)'''
 
 
 def normalize(nb_path):
@@ -94,22 +141,24 @@ def normalize(nb_path):
 
 
 def assign(staged, out):
-    subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(staged / f"{NAME}.ipynb"), str(out)],
+    subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(staged / NOTEBOOK), str(out)],
                    check=True, cwd=staged)
 
 
-def release(out, release_dir):
+def release(out, build, release_dir):
     shutil.rmtree(release_dir, ignore_errors=True)
     shutil.copytree(out / "student", release_dir)
-    normalize(release_dir / f"{NAME}.ipynb")
+    shutil.copy(build / GPU_CHECKPOINT, release_dir)
+    normalize(release_dir / NOTEBOOK)
 
 
-def autograder_zip(out, zip_path):
+def autograder_zip(out, build, zip_path):
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     [built] = (out / "autograder").glob("*.zip")
     with zipfile.ZipFile(built) as src, zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
-            dst.writestr(item, src.read(item))
+            dst.writestr(item, RUN_OTTER if item.filename == "run_otter.py" else src.read(item))
+        dst.write(build / GPU_CHECKPOINT, f"files/{GPU_CHECKPOINT}")
         for f in sorted(PACKAGE.rglob("*.py")):
             if "dist" not in f.parts:
                 dst.write(f, Path("autograder") / f.relative_to(PACKAGE))
@@ -122,11 +171,10 @@ def submit(notebook, work, edit=None, allow_errors=False, timeout=600):
     cell, as a student with a bug would before submitting."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    shutil.copy(Path(notebook).parent / "gpu_checkpoint.pth", work)
     nb = nbformat.read(notebook, as_version=4)
     if edit:
         edit(nb)
-    nbformat.write(nb, work / f"{NAME}.ipynb")
+    nbformat.write(nb, work / NOTEBOOK)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                    resources={"metadata": {"path": str(work)}}).execute()
     [exported] = work.glob(f"{NAME}_*.zip")
@@ -137,9 +185,9 @@ def samples(out, build, release_dir, samples_dir):
     """reference.zip: the solution as a student would submit it; untouched-release.zip."""
     shutil.rmtree(samples_dir, ignore_errors=True)
     samples_dir.mkdir(parents=True)
-    shutil.copy(submit(out / "autograder" / f"{NAME}.ipynb", build / "reference-run"), samples_dir / "reference.zip")
+    shutil.copy(submit(out / "autograder" / NOTEBOOK, build / "reference-run"), samples_dir / "reference.zip")
     with zipfile.ZipFile(samples_dir / "untouched-release.zip", "w") as zf:
-        zf.write(release_dir / f"{NAME}.ipynb", f"{NAME}.ipynb")
+        zf.write(release_dir / NOTEBOOK, NOTEBOOK)
 
 
 def main(build=REPO / "build", release_dir=RELEASE, zip_path=ZIP, samples_dir=SAMPLES):
@@ -147,8 +195,8 @@ def main(build=REPO / "build", release_dir=RELEASE, zip_path=ZIP, samples_dir=SA
     staged = stage(build)
     out = build / "dist"
     assign(staged, out)
-    release(out, release_dir)
-    autograder_zip(out, zip_path)
+    release(out, build, release_dir)
+    autograder_zip(out, build, zip_path)
     print(f"release:    {release_dir}/\nautograder: {zip_path}")
     if samples_dir:
         samples(out, build, release_dir, samples_dir)

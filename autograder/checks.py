@@ -7,8 +7,10 @@ Two moments, because otter re-runs the notebook and that run overwrites the subm
    (`python -m autograder check NAME ...`, see isolate.py). A check reads top to bottom:
    load -> inspect -> verify -> resume. Its verdict, with a fingerprint of every file it loaded,
    goes to ../submitted/verdicts.json. No student code has run yet.
-2. After the re-run, the hidden tests (in the notebook's kernel) `require` each verdict, and
-   that the re-run reproduced each file, and test what only the live notebook holds.
+2. After the re-run, the hidden tests `require` each verdict, and that the re-run reproduced
+   each file; they run in the notebook's kernel and again, for the points, in a fresh
+   interpreter after it (integrity.py). The `require_*` helpers with arguments test what only
+   the live notebook holds.
 """
 
 import functools
@@ -19,20 +21,9 @@ from pathlib import Path
 import torch
 
 from . import inspect, load, resume, verify
+from .assignment import SUBMITTED, VERDICTS_ENV
 from .feedback import Verdict, problem
 from .reference import STEPS_PER_EPOCH, canonical_splits
-
-CONTRACT = {  # submitted file -> what it holds (the README documents the same contract)
-    "checkpoints/mnist_model.pth": "model.state_dict() after training (Exercise 1)",
-    "checkpoints/epoch_5.pth": "checkpoint after epoch 5, with 'val_loss' (Exercise 2)",
-    "checkpoints/epoch_10.pth": "checkpoint after epoch 10, with 'val_loss' (Exercise 2)",
-    "checkpoints/best.pth": "checkpoint of the lowest validation loss, with 'val_loss' (Exercise 2)",
-    "checkpoints/crash.pth": "checkpoint after epoch 10 of the crash run (Exercise 3)",
-    "checkpoints/early_stopping_best.pth": "best checkpoint of early stopping, with 'val_loss' and "
-    "'early_stopping' (Exercise 4)",
-}
-SUBMITTED = Path("../submitted")  # where the grading plugin keeps the originals, beside the notebook's folder
-VERDICTS = SUBMITTED / "verdicts.json"
 
 
 def grading_device():
@@ -152,12 +143,13 @@ def main(names, submitted):
 
 # --- in the notebook's kernel, after the re-run -------------------------------------------------
 
-def require(name, verdicts=VERDICTS):
+def require(name):
     """A hidden test's assertion: the submitted files passed check `name`, and this re-run
     wrote the same files (same keys and epochs, losses within 10 %)."""
-    if not Path(verdicts).exists():
+    verdicts = Path(os.environ.get(VERDICTS_ENV) or Path(SUBMITTED, "verdicts.json"))
+    if not verdicts.exists():
         raise AssertionError("No grading verdicts: the autograder's GuardSubmission plugin did not run.")
-    verdict = Verdict.from_dict(json.loads(Path(verdicts).read_text())[name])
+    verdict = Verdict.from_dict(json.loads(verdicts.read_text())[name])
     for rel, fp in verdict.files.items():
         again, refused = load.load(rel)
         regenerated = None if refused else verify.fingerprint(again, load.saved_on(rel))

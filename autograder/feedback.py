@@ -160,12 +160,14 @@ def resume_picture(plot):
     return buf.getvalue()
 
 
-def html_summary(notes, plot):
-    """The top of a student's feedback, as HTML (Gradescope shows it with output_format 'html')."""
+def html_summary(notes, plot, events=()):
+    """The top of a student's feedback, as HTML (Gradescope shows it with output_format 'html'):
+    what happened when the grader ran the notebook, notes on the files, the resume picture."""
     parts = []
-    if notes:
-        items = "".join(f"<li>{html.escape(n, quote=False)}</li>" for n in notes)
-        parts.append(f"<p>Notes on your checkpoint files:</p><ul>{items}</ul>")
+    for title, items in (("When the grader ran your notebook:", events), ("Notes on your submission:", notes)):
+        if items:
+            lis = "".join(f"<li>{html.escape(n, quote=False)}</li>" for n in items)
+            parts.append(f"<p>{title}</p><ul>{lis}</ul>")
     if plot:
         png = base64.b64encode(resume_picture(plot)).decode()
         parts.append("<p>Why the optimizer state matters: your crash checkpoint, resumed for one epoch "

@@ -1,12 +1,13 @@
-"""Grade many submissions with the built autograder zip, through `otter run` (no Docker).
+"""Grade many submissions with the built autograder zip, as Gradescope runs it (no Docker).
 
-    python -m autograder grade [FOLDER_OR_FILE ...] [--workers N] [--out DIR]
+    python -m autograder grade [PATH ...] [--workers N] [--out DIR]
 
-Each submission (a zip, or a bare notebook) is graded in its own `otter run` process, up to N at
-once, with this zip's copy of the package on PYTHONPATH (as on Gradescope, where it sits beside
-run_otter.py). otter exits 0 even when tests fail, so scores come from results.json. Writes
-DIR/final_grades.csv with otter's own grade CSV columns, and DIR/feedback/NAME.html per student
-(what Gradescope shows them, the resume picture included).
+Each submission (an export zip, a notebook, or a folder of loose files: the notebook and its
+.pth files) is laid out in a temporary folder as Gradescope lays it out and graded by the zip's
+own entry point (run_otter.py -> harness.py), up to N at once. otter exits 0 even when tests
+fail, so scores come from results.json. Writes DIR/final_grades.csv with otter's own grade CSV
+columns (and `flagged`: the kernel's results disagreed with the grader's own checks), and
+DIR/feedback/NAME.html per student (what Gradescope shows them, the resume picture included).
 A submission that crashes or times out gets a row of zeros and the reason; the others go on.
 """
 
@@ -27,9 +28,11 @@ from otter.grade.utils import (POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY, SCOR
                                SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_TOTAL_POINTS_KEY)
 from tqdm import tqdm
 
-from .build import DIST, SAMPLES, ZIP
+from .assignment import DATA_ENV, DIST, SAMPLES, ZIP
+from .emulate import lay_out
 
 TIMEOUT_S = 600  # Gradescope's default limit for one submission
+FLAGGED = "Flagged for review"  # the hidden results entry the plugin adds for a TA
 
 
 @dataclass
@@ -43,30 +46,29 @@ class Graded:
     def total(self):
         return sum(s for s, _ in self.scores.values())
 
+    @property
+    def flagged(self):
+        return any(t.get("name") == FLAGGED for t in self.results.get("tests", []))
 
-def grade_one(submission, autograder=ZIP, timeout=TIMEOUT_S):
+
+def grade_one(submission, autograder=ZIP, timeout=TIMEOUT_S, as_zip_file=False):
     """Grade one submission; never raises for the submission's sake."""
     submission = Path(submission)
     with tempfile.TemporaryDirectory() as tmp:
-        unpacked, out = Path(tmp, "autograder"), Path(tmp, "out")
-        out.mkdir()
-        with zipfile.ZipFile(autograder) as zf:
-            zf.extractall(unpacked)
-        env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_ROOT"}  # grade with the zip's data
-        env["PYTHONPATH"] = str(unpacked)
+        root = lay_out(tmp, autograder, submission, as_zip_file)
+        env = {k: v for k, v in os.environ.items() if k not in (DATA_ENV, "PYTHONPATH")}  # the zip's data and code
         try:
-            run = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder), "-o", str(out),
-                                  "--no-logo", str(submission)], env=env, timeout=timeout,
-                                 capture_output=True, text=True)
+            run = subprocess.run([sys.executable, str(root / "source" / "run_otter.py"), str(root)], env=env,
+                                 timeout=timeout, capture_output=True, text=True)
         except subprocess.TimeoutExpired:
             return Graded(submission.name, status=f"timed out after {timeout} s")
-        if not (out / "results.json").exists():
-            last = (run.stderr.strip().splitlines() or [f"otter exited with {run.returncode}"])[-1]
-            return Graded(submission.name, status=f"otter failed: {last}")
-        results = json.loads((out / "results.json").read_text())
+        if not (root / "results" / "results.json").exists():
+            last = (run.stderr.strip().splitlines() or [f"exited with {run.returncode}"])[-1]
+            return Graded(submission.name, status=f"grading failed: {last}")
+        results = json.loads((root / "results" / "results.json").read_text())
     scores = {t["name"]: (t["score"], t["max_score"]) for t in results["tests"] if "max_score" in t}
-    errors = [t["output"] for t in results["tests"] if t.get("name") == "Autograder Error"]
-    return Graded(submission.name, scores, results, errors[0].splitlines()[-1] if errors else "Completed")
+    errors = [t["output"] for t in results["tests"] if t.get("name") in ("Autograder Error", "Submission")]
+    return Graded(submission.name, scores, results, errors[0].strip().splitlines()[-1] if errors else "Completed")
 
 
 def feedback(graded):
@@ -85,17 +87,18 @@ def feedback(graded):
 def write_csv(path, graded, questions):
     """otter's grade CSV: a points-per-question row, then one row per submission."""
     cols = [SCORES_DICT_FILE_KEY, *sorted(questions), SCORES_DICT_TOTAL_POINTS_KEY,
-            SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_GRADING_STATUS_KEY]
+            SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_GRADING_STATUS_KEY, "flagged"]
     possible = sum(questions.values())
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, cols)
         w.writeheader()
         w.writerow({SCORES_DICT_FILE_KEY: POINTS_POSSIBLE_LABEL, **questions, SCORES_DICT_TOTAL_POINTS_KEY: possible,
-                    SCORES_DICT_PERCENT_CORRECT_KEY: 1, SCORES_DICT_GRADING_STATUS_KEY: "--"})
+                    SCORES_DICT_PERCENT_CORRECT_KEY: 1, SCORES_DICT_GRADING_STATUS_KEY: "--", "flagged": "--"})
         for g in sorted(graded, key=lambda g: g.file):
             w.writerow({SCORES_DICT_FILE_KEY: g.file, **{q: g.scores.get(q, (0, 0))[0] for q in questions},
                         SCORES_DICT_TOTAL_POINTS_KEY: g.total, SCORES_DICT_GRADING_STATUS_KEY: g.status,
-                        SCORES_DICT_PERCENT_CORRECT_KEY: round(g.total / possible, 5) if possible else 0})
+                        SCORES_DICT_PERCENT_CORRECT_KEY: round(g.total / possible, 5) if possible else 0,
+                        "flagged": g.flagged})
 
 
 def table(graded, questions):
@@ -111,9 +114,14 @@ def table(graded, questions):
 
 
 def submissions_in(paths):
+    """A zip or notebook is one submission, and so is a folder with a notebook in it (loose
+    files); any other folder holds submissions."""
     found = []
     for p in map(Path, paths):
-        found += sorted([*p.glob("*.zip"), *p.glob("*.ipynb")]) if p.is_dir() else [p]
+        if p.is_dir() and not any(p.glob("*.ipynb")):
+            found += sorted(c for c in p.iterdir() if c.suffix in (".zip", ".ipynb") or (c.is_dir() and any(c.glob("*.ipynb"))))
+        else:
+            found.append(p)
     return found
 
 

@@ -1,64 +1,202 @@
-"""The otter plugin that guards a submission and grades its files before any student code runs.
+"""The otter plugin that guards a submission: its files are graded before any student code runs,
+the re-execution is bounded, and the score is rebuilt from what the plugin holds itself.
 
-otter calls `before_grading` in the submission folder after copying the autograder's files in,
-and before it reads .OTTER_LOG or executes the notebook. Here it:
-- deletes .OTTER_LOG: otter 7 dill-loads it even when grading from the log is off, so a crafted
-  log would run code in the grader process;
-- puts back a fresh copy of this package, which otter does not copy over a folder of the same
-  name that a student submitted;
-- moves the submitted checkpoints to ../submitted (re-running the notebook would overwrite
-  them) and grades them there in fresh interpreters, writing ../submitted/verdicts.json for
-  the hidden tests;
-- after grading, puts the checks' hints (which cost no points) and the resume picture at the
-  top of the feedback, as HTML.
-This module imports no torch: it runs inside otter's own process.
+otter calls, in otter's own process:
+- `before_grading` in the submission folder, after copying the autograder's files in and before
+  it reads .OTTER_LOG or executes the notebook. Here the plugin lays the submission out
+  (arrange.py), puts back fresh copies of the autograder's files (otter does not copy a folder
+  over one of the same name a student submitted), reads the test definitions while no student
+  code has run, moves the submitted checkpoints to ../submitted (the re-run would overwrite
+  them), and grades them there in fresh interpreters (isolate.py);
+- `before_execution` with the notebook: a first cell bounds every student cell (guard.py), and
+  a watchdog ends the run at assignment.RUN_TIME_LIMIT_S;
+- `after_grading` with otter's results: rebuilt from the plugin's own verdicts and a fresh run
+  of every kernel-free case (integrity.py), then the feedback's summary (HTML: notes, what
+  happened to the run, the resume picture).
+If the kernel dies or the watchdog ends it, otter stops without results; the harness then calls
+`results_without_kernel`, which keeps every point the files earned.
 """
 
 import json
 import shutil
+import tempfile
+import threading
 from pathlib import Path
 
+import nbformat
+import psutil
 from otter.plugins import AbstractOtterPlugin
+from otter.run.run_autograder.utils import OtterRuntimeError
 from otter.test_files import GradingResults
 
-from . import COPY_IGNORE
+from . import integrity
+from .arrange import SubmissionError, arrange
+from .assignment import CELL_OUTPUT_LIMIT, CELL_TIME_LIMIT_S, FILE_CHECKS, KERNEL_DATA_LIMIT, RUN_TIME_LIMIT_S, SUBMITTED
 from .feedback import html_summary
 from .isolate import run_checks
 
-PACKAGE = Path(__file__).resolve().parent
-FILE_CHECKS = ("saved_model", "periodic", "best", "crash", "early_stopping")
+OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
+SUMMARY_LIMIT = 150_000  # characters of the top-level output (the picture is about 60,000)
 
 
 class GuardSubmission(AbstractOtterPlugin):
+    active = None  # the plugin grading in this process, for the harness's fallback
+
+    def during_assign(self, assignment):
+        """`otter assign` on source/ itself: the autograder's files exist only in the build's
+        staged copy, and the zip needs the build's harness, so stop at once and say so."""
+        missing = [f for f in assignment.autograder_files if not Path(f).exists()]
+        if missing:
+            raise SystemExit(f"otter assign: {' and '.join(missing)} are staged by the build; run "
+                             "`python -m autograder build` (it runs otter assign on a staged copy and adds "
+                             "Gradescope's harness to the zip).")
+
     def before_grading(self, config):
-        here = Path.cwd()
-        Path(here, ".OTTER_LOG").unlink(missing_ok=True)
-        if PACKAGE != (here / PACKAGE.name).resolve():
-            shutil.rmtree(here / PACKAGE.name, ignore_errors=True)
-            shutil.copytree(PACKAGE, here / PACKAGE.name, ignore=COPY_IGNORE)
-        submitted = here.parent / "submitted"
+        GuardSubmission.active = self
+        integrity.harden_otter()
+        self.config, self.here = config, Path.cwd()
+        source = self.here.parent / "source"
+        provided = {p.name for p in (source / "files").iterdir()} | {"tests", "__init__.py"}
+        try:
+            arranged = arrange(self.here, keep=provided)
+        except SubmissionError as e:
+            raise OtterRuntimeError(str(e)) from e
+        earlier = self.here.parent / "arranged.json"  # the harness arranged the upload before otter looked
+        self.notes = (json.loads(earlier.read_text())["notes"] if earlier.exists() else []) + arranged.notes
+        for p in (source / "files").iterdir():  # the grader's copies, whatever the student sent
+            _replace(p, self.here / p.name)
+        self.tests = integrity.read_tests(source / "tests")
+        submitted = (self.here / SUBMITTED).resolve()
         shutil.rmtree(submitted, ignore_errors=True)
         submitted.mkdir()
-        if (here / "checkpoints").is_dir():
-            shutil.move(here / "checkpoints", submitted / "checkpoints")
+        if (self.here / "checkpoints").is_dir():
+            shutil.move(self.here / "checkpoints", submitted / "checkpoints")
         self.verdicts = run_checks(FILE_CHECKS, submitted)
         (submitted / "verdicts.json").write_text(json.dumps(self.verdicts, indent=1))
 
+    def before_execution(self, nb):
+        """A first cell bounds each student cell; a watchdog bounds the whole run."""
+        self.progress = Path(tempfile.mkdtemp()) / "progress.json"
+        self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+        nb.cells.insert(0, nbformat.v4.new_code_cell(
+            "from autograder import guard\n"
+            f"guard.install({self.cells!r}, {CELL_TIME_LIMIT_S}, {CELL_OUTPUT_LIMIT}, {KERNEL_DATA_LIMIT}, "
+            f"{str(self.progress)!r})\ndel guard"))
+        self.watchdog = Watchdog(RUN_TIME_LIMIT_S)
+        self.watchdog.start()
+        return nb
+
     def after_grading(self, results):
-        """Hints cost no points, so no failing test shows them: they go to the top of the feedback,
-        with the picture of the crash checkpoint's resume."""
-        verdicts = getattr(self, "verdicts", {})
-        hints = [n for v in verdicts.values() for n in v.get("notes", [])]
-        plot = verdicts.get("crash", {}).get("plot")
-        if hints or plot:
-            results.set_output(html_summary(hints, plot))
-            results.__class__ = HtmlOutput
+        self.watchdog.stop()
+        self._finish(results, events=_events(results.notebook, self.cells))
+
+    def results_without_kernel(self, error):
+        """Results when otter stopped without any: the kernel died or was stopped (`error`)."""
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog:
+            watchdog.stop()
+        results = GradingResults([])
+        if watchdog and watchdog.fired:
+            why = f"the notebook ran past the grader's limit of {RUN_TIME_LIMIT_S} s and was stopped"
+        else:
+            why = f"the notebook's kernel stopped ({error})"
+        started = self._last_cell()
+        if started:
+            why += f", in {started}"
+        self._finish(results, events=[why[0].upper() + why[1:] + "."], kernel_stopped=why)
+        return results
+
+    def _finish(self, results, events, kernel_stopped=None):
+        trusted = integrity.run_kernel_free(self.tests, self.here, self.verdicts)
+        flags = integrity.rebuild(results, self.tests, trusted, kernel_stopped)
+        hints = [n for v in self.verdicts.values() for n in v.get("notes", [])]
+        plot = self.verdicts.get("crash", {}).get("plot")
+        results.set_output(html_summary(self.notes + hints, plot, events))
+        results.flags = flags
+        results.__class__ = HtmlOutput
+
+    def _last_cell(self):
+        """'cell N (`first line`)' for the student cell that started last, if the guard said."""
+        try:
+            number = json.loads(self.progress.read_text())["cell"]
+        except (AttributeError, OSError, ValueError, KeyError):
+            return None
+        return _describe(number, dict(self.cells).get(number, ""))
 
 
 class HtmlOutput(GradingResults):
-    """otter 7 writes no `output_format`, so Gradescope would show the summary's HTML (and the
-    picture) as text; this adds Gradescope's "output_format": "html" for the top-level output.
-    The tests' outputs stay plain text."""
+    """Results as Gradescope shows them: the top-level output as HTML (otter 7 writes no
+    `output_format`; the tests' outputs stay text), every output bounded, and a hidden line for
+    instructors when the kernel's results disagreed with the grader's own checks."""
+
+    flags = ()
 
     def to_gradescope_dict(self, ag_config):
-        return {**super().to_gradescope_dict(ag_config), "output_format": "html"}
+        d = super().to_gradescope_dict(ag_config)
+        d["output"] = _cut(d.get("output", ""), SUMMARY_LIMIT)
+        d["output_format"] = "html"
+        for test in d["tests"]:
+            test["output"] = _cut(test.get("output", ""), OUTPUT_LIMIT)
+        if self.flags:
+            d["tests"].append({"name": "Flagged for review", "visibility": "hidden", "status": "failed",
+                               "output": "The grader's own checks override the notebook's kernel here:\n- "
+                               + "\n- ".join(self.flags)})
+        return d
+
+
+class Watchdog(threading.Thread):
+    """Ends the re-execution at its time limit by killing everything this process started
+    since (the kernel and its children): otter then stops, and the harness keeps the file points."""
+
+    def __init__(self, limit):
+        super().__init__(daemon=True)
+        self.limit, self.fired, self._stop = limit, False, threading.Event()
+        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
+
+    def run(self):
+        if self._stop.wait(self.limit):
+            return
+        self.fired = True
+        for p in psutil.Process().children(recursive=True):
+            if p.pid not in self._before:
+                p.kill()
+
+    def stop(self):
+        self._stop.set()
+
+
+def _events(notebook, cells):
+    """What the guard did, from the executed notebook: cells stopped or cut short."""
+    if notebook is None:
+        return []
+    sources, found = dict(cells), []
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            number = next((n for n, s in cells if s == cell.source), None)
+            if out.get("ename") == "CellTimeLimit":
+                found.append(f"{_describe(number, sources.get(number, ''))} ran past the grader's limit of "
+                             f"{CELL_TIME_LIMIT_S} s and was stopped; the notebook went on with the next cell.")
+            elif out.get("output_type") == "stream" and "[output cut by the grader" in out.get("text", ""):
+                found.append(f"{_describe(number, sources.get(number, ''))} printed over {CELL_OUTPUT_LIMIT:,} "
+                             "characters; the rest of its output was dropped.")
+            elif out.get("ename") == "MemoryError" or "can't allocate memory" in out.get("evalue", ""):
+                found.append(f"{_describe(number, sources.get(number, ''))} ran out of memory.")
+    return found
+
+
+def _describe(number, source):
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return f"cell {number} (`{first[:60]}`)" if number else "a cell the grader added"
+
+
+def _cut(text, limit):
+    note = f"\n[cut by the grader: {len(text):,} characters, {limit:,} shown]"
+    return text if len(text) <= limit else text[: limit - len(note)] + note
+
+
+def _replace(source, target):
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    (shutil.copytree if source.is_dir() else shutil.copy)(source, target)

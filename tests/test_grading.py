@@ -1,7 +1,6 @@
 """End to end: the sample submissions graded by `otter run` with the built autograder zip."""
 
-QUESTIONS = {"check1": 1, "check2": 1, "map_location": 1, "ex1_save_load": 2,
-             "ex2_checkpointing": 3, "ex3_resume": 4, "ex4_early_stopping": 4}
+from autograder.assignment import QUESTIONS
 
 
 def test_reference_gets_full_marks(graded):

@@ -1,0 +1,136 @@
+"""Arrange a submission the way the export cell lays it out, however it was uploaded.
+
+Gradescope puts what a student uploads into the submission folder: the export zip unpacked;
+the notebook and the .pth files dragged in one by one (flat, no checkpoints/ folder); a zip of
+the whole working folder (everything one folder down); or, on some platforms, the uploaded zip
+itself. This finds the notebook and each contract file by name and leaves exactly
+
+    NOTEBOOK.ipynb
+    checkpoints/<each contract file found>
+
+in the folder. Everything else moves to ../ignored/ (kept, never graded) and is named in the
+notes; files the grader provides itself (`keep`) are left alone. Imports no torch.
+"""
+
+import shutil
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .assignment import CONTRACT, NOTEBOOK
+
+JUNK = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".OTTER_LOG", "__zip_filename__")
+MAX_UNPACKED_BYTES = 500 * 2**20  # the export zip is about 15 MB
+MAX_MEMBERS = 10_000
+
+
+class SubmissionError(Exception):
+    """The upload cannot be graded at all; the message tells the student what to upload."""
+
+
+@dataclass
+class Arranged:
+    notebook: str
+    found: dict = field(default_factory=dict)  # contract path -> where it was in the upload
+    notes: list = field(default_factory=list)
+
+
+def arrange(folder, keep=()):
+    """Lay out `folder` as the export cell does; returns what was found, with notes for the
+    student. Raises SubmissionError when there is no notebook, or more than one."""
+    folder = Path(folder)
+    ignored = folder.parent / "ignored"
+    notes = [*_unpack_zips(folder, ignored)]
+    files = [p for p in _walk(folder, keep) if p.name not in JUNK]
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    if not notebooks:
+        raise SubmissionError(f"No notebook in the submission: upload {NOTEBOOK} with your checkpoint files "
+                              "(the zip the notebook's last cell writes has both).")
+    if len(notebooks) > 1:
+        names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
+        raise SubmissionError(f"{len(notebooks)} notebooks in the submission ({names}): upload only {NOTEBOOK}, "
+                              "with your checkpoint files.")
+    [notebook] = notebooks
+    base = notebook.parent
+    placed = {folder / notebook.name: notebook}
+    found = {}
+    for rel in (f.path for f in CONTRACT):
+        source = _find(rel, files, base)
+        if source is not None:
+            placed[folder / rel] = source
+            found[rel] = str(source.relative_to(folder))
+            same_name = [p for p in files if p.name == source.name]
+            if len(same_name) > 1:
+                notes.append(f"{len(same_name)} files are named {source.name}; graded {found[rel]}.")
+    staged = folder.parent / "arranging"
+    shutil.rmtree(staged, ignore_errors=True)
+    for target, source in placed.items():  # out of the way first: a target may be another's source
+        (staged / target.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, staged / target.relative_to(folder))
+    leftovers = [p for p in _walk(folder, keep)]
+    for p in leftovers:
+        dest = ignored / p.relative_to(folder)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(p, dest)
+    _prune_empty(folder, keep)
+    shutil.copytree(staged, folder, dirs_exist_ok=True)
+    shutil.rmtree(staged)
+    named = [p.relative_to(folder) for p in leftovers if not set(p.relative_to(folder).parts) & set(JUNK)]
+    if named:
+        notes.append("Not graded (not part of the submission): " + _summarize(named) + ".")
+    return Arranged(notebook.name, found, notes)
+
+
+def _walk(folder, keep):
+    """Every file under `folder`, except what the grader put there itself."""
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if rel.parts[0] not in keep and (p.is_file() or p.is_symlink()):
+            yield p
+
+
+def _find(rel, files, base):
+    """The upload's file for contract path `rel`: at its place beside the notebook, else the one
+    by that name in a checkpoints/ folder, else the shallowest by that name."""
+    name = PurePosixPath(rel).name
+    candidates = [p for p in files if p.name == name and not p.is_symlink()]
+    if not candidates:
+        return None
+    exact = [p for p in candidates if p == base / rel]
+    in_checkpoints = [p for p in candidates if p.parent.name == "checkpoints"]
+    return (exact or in_checkpoints or sorted(candidates, key=lambda p: (len(p.parts), str(p))))[0]
+
+
+def _unpack_zips(folder, ignored):
+    """Unpack each zip at the top of `folder` in place (a platform may hand the upload over as a
+    zip); the zip itself moves to `ignored`. Yields notes."""
+    for zpath in sorted(folder.glob("*.zip")):
+        try:
+            with zipfile.ZipFile(zpath) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                unsafe = [m.filename for m in members if PurePosixPath(m.filename).is_absolute()
+                          or ".." in PurePosixPath(m.filename).parts]
+                if unsafe or len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+                    yield f"{zpath.name} was not unpacked: " + (f"it names a path outside itself ({unsafe[0]})"
+                                                                 if unsafe else "it is too large")
+                    continue
+                zf.extractall(folder, members)
+        except (zipfile.BadZipFile, OSError) as e:
+            yield f"{zpath.name} could not be unpacked ({e})."
+            continue
+        ignored.mkdir(parents=True, exist_ok=True)
+        shutil.move(zpath, ignored / zpath.name)
+
+
+def _prune_empty(folder, keep):
+    for d in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: -len(p.parts)):
+        if d.relative_to(folder).parts[0] not in keep and not any(d.iterdir()):
+            d.rmdir()
+
+
+def _summarize(paths, shown=8):
+    """'data/ (2 files), model.pth': one entry per top-level folder or file."""
+    tops = Counter(f"{p.parts[0]}/" if len(p.parts) > 1 else p.parts[0] for p in paths)
+    items = [f"{top} ({n} files)" if top.endswith("/") and n > 1 else top for top, n in tops.items()]
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")

@@ -1,0 +1,107 @@
+"""Gradescope's harness, emulated: the autograder zip and a student's upload laid out as
+Gradescope lays them out, and the zip's own entry point run on them.
+
+    python -m autograder gradescope UPLOAD [--zip ZIP] [--as-zip-file]
+
+Gradescope unpacks the autograder zip into /autograder/source, puts the upload into
+/autograder/submission (an uploaded zip unpacked; files uploaded one by one flat), writes
+/autograder/submission_metadata.json, runs /autograder/source/run_autograder, and reads
+/autograder/results/results.json. `run_in_private_autograder` does exactly that at the real
+path /autograder, in a mount namespace of its own (as root: `unshare -m` and a bind mount of a
+temporary folder), with the image's mamba activation replaced by this Python, so nothing on the
+machine changes. The bulk grader uses `lay_out` on a temporary folder instead (any user).
+Not emulated: setup.sh (its downloads build the image), the CPU-only wheels, and Gradescope's
+own limits (memory, CPU, the overall timeout).
+"""
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+from .assignment import ZIP
+
+METADATA = {"id": 1, "created_at": "2026-01-01T00:00:00.000000-08:00", "submission_method": "upload",
+            "assignment": {"title": "Saving, Loading, and Checkpoints", "due_date": "2026-12-31T23:59:00.000000-08:00",
+                           "total_points": "16.0"},
+            "users": [{"email": "student@example.com", "id": 1, "name": "Student"}], "previous_submissions": []}
+
+
+def lay_out(root, autograder, upload, as_zip_file=False):
+    """Gradescope's folders under `root`. `upload` is the export zip (unpacked, as Gradescope
+    does, unless `as_zip_file`), a folder (its files arrive flat, as files dragged in one by one
+    do), or a single file."""
+    root, upload = Path(root), Path(upload)
+    for sub in ("source", "submission", "results"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(autograder) as zf:
+        zf.extractall(root / "source")
+    (root / "source" / "run_autograder").chmod(0o755)
+    if upload.is_dir():
+        for f in (p for p in upload.rglob("*") if p.is_file()):
+            shutil.copy(f, root / "submission" / f.name)
+    elif upload.suffix == ".zip" and not as_zip_file:
+        try:
+            with zipfile.ZipFile(upload) as zf:
+                zf.extractall(root / "submission")
+        except zipfile.BadZipFile:  # Gradescope keeps an upload it cannot unpack as it is
+            shutil.copy(upload, root / "submission")
+    else:
+        shutil.copy(upload, root / "submission")
+    (root / "submission_metadata.json").write_text(json.dumps(METADATA))
+    return root
+
+
+def run_in_private_autograder(upload, autograder=ZIP, as_zip_file=False, timeout=900):
+    """Results.json of grading `upload` as Gradescope does, at /autograder in a private mount
+    namespace: the zip's own run_autograder, with `sys.executable`'s environment for the image's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        lay_out(tmp, autograder, upload, as_zip_file)
+        script = Path(tmp, "source", "run_autograder")
+        lines = script.read_text().splitlines()
+        env_lines = [line for line in lines if "mamba" in line or "miniforge3" in line]
+        kept = [line for line in lines if line not in env_lines]
+        path = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
+        script.write_text("\n".join([kept[0], path, *kept[1:]]) + "\n")
+        with _mount_point():
+            subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" /autograder "
+                            "&& cd /autograder && ./source/run_autograder", tmp], timeout=timeout, check=True,
+                           env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_DATA_ROOT")})
+        return json.loads(Path(tmp, "results", "results.json").read_text())
+
+
+_users, _users_lock = [0], threading.Lock()
+
+
+@contextlib.contextmanager
+def _mount_point():
+    """/autograder exists while any emulation in this process runs, and not after, if it did not
+    before: removing it while another run's namespace mounts on it would unmount that run."""
+    with _users_lock:
+        if _users[0] == 0:
+            _mount_point.made = not Path("/autograder").exists()
+            Path("/autograder").mkdir(exist_ok=True)
+        _users[0] += 1
+    try:
+        yield
+    finally:
+        with _users_lock:
+            _users[0] -= 1
+            if _users[0] == 0 and _mount_point.made:
+                Path("/autograder").rmdir()
+
+
+def main(upload, autograder=ZIP, as_zip_file=False):
+    results = run_in_private_autograder(upload, autograder, as_zip_file)
+    for test in results["tests"]:
+        score = f"{test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""
+        print(f"{test['name']:30} {score:>10}  {test.get('visibility', '')}")
+    print(f"output_format: {results.get('output_format', 'text')}")
+    return 0

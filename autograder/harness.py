@@ -1,0 +1,62 @@
+"""Gradescope's entry point for this assignment: what the autograder zip's run_otter.py runs.
+
+    python /autograder/source/run_otter.py [AUTOGRADER_DIR]       (default /autograder)
+
+1. Arrange the upload, whatever its form, as the export cell lays it out (arrange.py): otter
+   itself finds a notebook only at the top of the submission folder.
+2. Run otter's own autograder (`otter.run.run_autograder.main`); the GuardSubmission plugin
+   grades the files before the notebook runs and bounds the run.
+3. If otter stopped without results (the notebook killed its kernel, or the plugin's watchdog
+   ended a run that went on too long), write results.json from the plugin's own verdicts:
+   every point the files earned, zero for what needed the live kernel, and what happened.
+`python -m autograder grade` runs this same entry point on a temporary copy of the layout.
+Imports no torch.
+"""
+
+import json
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from otter.run.run_autograder import AutograderConfig
+from otter.run.run_autograder import main as run_autograder
+
+from .arrange import SubmissionError, arrange
+from .plugin import GuardSubmission
+
+
+def main(autograder_dir="/autograder"):
+    ag = Path(autograder_dir)
+    results = ag / "results" / "results.json"
+    try:
+        arranged = arrange(ag / "submission")
+    except SubmissionError as e:
+        return _write(results, {"score": 0, "tests": [{"name": "Submission", "visibility": "visible",
+                                                      "status": "failed", "output": str(e)}]})
+    (ag / "arranged.json").write_text(json.dumps(asdict(arranged)))
+    if not (ag / "submission_metadata.json").exists():  # Gradescope writes it; otter needs one
+        (ag / "submission_metadata.json").write_text("{}")
+    try:
+        run_autograder(str(ag))
+    except Exception as e:  # noqa: BLE001 (whatever stopped otter, the file points stand)
+        plugin = GuardSubmission.active
+        if plugin is None or not hasattr(plugin, "tests"):  # stopped before grading began
+            if results.exists():  # otter wrote its own error for the student
+                return 0
+            raise
+        traceback.print_exc()
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        config = AutograderConfig(json.loads((ag / "source" / "otter_config.json").read_text()))
+        _write(results, plugin.results_without_kernel(f"{type(e).__name__}: {first}").to_gradescope_dict(config))
+    return 0
+
+
+def _write(path, results):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=4))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

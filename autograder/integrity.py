@@ -1,0 +1,169 @@
+"""What the notebook's kernel is trusted with, and what it is not.
+
+otter runs the hidden tests inside the kernel that has just executed the student's notebook, and
+reads their results back from a pickle that kernel writes. Student code in that kernel can
+rewrite the tests' helpers or the collected results. So after grading, the plugin rebuilds the
+results from what it holds itself:
+
+- the test definitions (names, points, visibility) it read from the autograder before any
+  student code ran;
+- every test case that needs nothing from the live kernel (an otter test function without
+  parameters: the file checks and the public file tests) run again in a fresh interpreter,
+  after the kernel has ended, with the plugin's own package and its own verdicts;
+- only the cases that need the live notebook's variables (their parameters) are taken from the
+  kernel: their pass or fail and message.
+A kernel-free case the kernel reports passed but the fresh run fails is flagged for a TA.
+Imports no torch: runs in otter's process.
+"""
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from otter.test_files import GradingResults
+from otter.test_files.abstract_test import TestCaseResult
+from otter.test_files.exception_test import ExceptionTestFile
+
+from .assignment import QUESTIONS, VERDICTS_ENV
+
+PACKAGE = Path(__file__).resolve().parent
+TIME_LIMIT_S = 180  # the kernel-free cases: file loads and the re-run comparison, ~5 s here
+MESSAGE_LIMIT = 4000  # characters of one case's message kept from the kernel
+
+
+def read_tests(tests_dir):
+    """{question: test file source} in notebook order, read now: later the kernel could rewrite
+    the files."""
+    order = list(QUESTIONS)
+    files = sorted(Path(tests_dir).glob("*.py"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
+    return {p.stem: p.read_text() for p in files}
+
+
+def parse(name, source):
+    return ExceptionTestFile.from_string(source, path=f"tests/{name}.py")
+
+
+def needs_kernel(case):
+    """otter hands a test function the notebook's variables named by its parameters."""
+    return bool(case.body._get_func_params())
+
+
+def run_kernel_free(tests, submission, verdicts, time_limit=TIME_LIMIT_S):
+    """{question: {case name: (passed, message)}} for every kernel-free case, run in a fresh
+    interpreter in `submission` (the re-run's files) with this package and `verdicts`.
+
+    `python -P` keeps the submission folder off sys.path: its copy of this package was within
+    the kernel's reach, the plugin's own copy was not."""
+    with tempfile.TemporaryDirectory() as private:
+        path = Path(private, "verdicts.json")
+        path.write_text(json.dumps(verdicts))
+        env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), VERDICTS_ENV: str(path)}
+        try:
+            run = subprocess.run([sys.executable, "-P", "-m", "autograder", "kernel-free"], input=json.dumps(tests),
+                                 capture_output=True, text=True, cwd=submission, env=env, timeout=time_limit)
+            lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+            outcome = json.loads(lines[-1]) if lines else None
+            failure = None if outcome is not None else (run.stderr.strip().splitlines() or ["no output"])[-1]
+        except subprocess.TimeoutExpired:
+            outcome, failure = None, f"ran past {time_limit} s"
+    if outcome is None:
+        message = f"❌ The grader's own check could not finish: {failure}"
+        return {q: {c.name: (False, message) for c in parse(q, s).test_cases if not needs_kernel(c)}
+                for q, s in tests.items()}
+    return {q: {name: tuple(v) for name, v in cases.items()} for q, cases in outcome.items()}
+
+
+def main():
+    """The fresh interpreter's work: run the kernel-free cases of the tests on stdin."""
+    outcome = {}
+    for question, source in json.load(sys.stdin).items():
+        tf = parse(question, source)
+        free = ExceptionTestFile(tf.name, tf.path, [c for c in tf.test_cases if not needs_kernel(c)])
+        free.source = tf.source
+        free.run({})
+        outcome[question] = {r.test_case.name: (r.passed, r.message) for r in free.test_case_results}
+    print(json.dumps(outcome))
+    return 0
+
+
+def rebuild(results, tests, trusted, kernel_stopped=None):
+    """Replace otter's `results` (read from the kernel) with ones built from `tests`, the
+    `trusted` outcomes of the kernel-free cases and, for the other cases, the kernel's.
+
+    Returns the flags for a TA: kernel-free cases the kernel reported passed that failed here.
+    `kernel_stopped` says why the kernel has no results, when it has none."""
+    reported = {name: {r.test_case.name: r for r in tf.test_case_results}
+                for name, tf in (results.results or {}).items()}
+    flags, files = [], []
+    for question, source in tests.items():
+        tf = parse(question, source)
+        for case in tf.test_cases:
+            kernel = reported.get(question, {}).get(case.name)
+            if needs_kernel(case):
+                passed, message = _from_kernel(kernel, kernel_stopped)
+            else:
+                passed, message = trusted.get(question, {}).get(case.name, (False, "❌ not run"))
+                if kernel is not None and kernel.passed is True and not passed:
+                    flags.append(f"{case.name}: the notebook's kernel reported it passed; the grader's own "
+                                 "check, run after the kernel ended, failed it")
+            tf.test_case_results.append(TestCaseResult(test_case=case, message=message, passed=passed))
+        files.append(tf)
+    notebook = results.notebook
+    results.__dict__.update(GradingResults(files, notebook).__dict__)
+    return flags
+
+
+def _from_kernel(kernel, kernel_stopped):
+    if kernel is None:
+        why = kernel_stopped or "the notebook's run ended before the tests ran"
+        return False, f"❌ Not graded: {why}. This test needs the notebook's variables."
+    return kernel.passed is True, str(kernel.message or "")[:MESSAGE_LIMIT]
+
+
+# --- what otter unpickles from the kernel -----------------------------------------------------
+
+RESULT_CLASSES = {
+    ("otter.test_files", "GradingResults"),
+    ("otter.test_files.abstract_test", "TestCase"),
+    ("otter.test_files.abstract_test", "TestCaseResult"),
+    ("otter.test_files.exception_test", "ExceptionTestFile"),
+    ("otter.test_files.exception_test", "test_case"),
+}
+
+
+class _ResultsUnpickler(pickle.Unpickler):
+    """Unpickles otter's test results and nothing else: a pickle the kernel wrote could
+    otherwise run code in the grader's process."""
+
+    allowed = RESULT_CLASSES
+
+    def find_class(self, module, name):
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"the results name {module}.{name}, which is not a test result")
+        return super().find_class(module, name)
+
+
+class _LogUnpickler(_ResultsUnpickler):
+    allowed = set()  # a log record arrives as a dict of plain values
+
+
+def harden_otter():
+    """otter 7 unpickles two things the kernel sends: the results file (otter.execute) and its
+    log records (otter.execute.logging). Both go through the restricted unpicklers above."""
+    import otter.execute
+    import otter.execute.logging
+
+    class RestrictedPickle:
+        UnpicklingError = pickle.UnpicklingError
+
+        @staticmethod
+        def load(f):
+            return _ResultsUnpickler(f).load()
+
+    otter.execute.pickle = RestrictedPickle
+    otter.execute.logging.LogRecordStreamHandler.unpickle = lambda self, data: _LogUnpickler(io.BytesIO(data)).load()
