@@ -42,7 +42,7 @@ def arrange(folder, keep=()):
     folder = Path(folder)
     ignored = folder.parent / "ignored"
     notes = [*_unpack_zips(folder, ignored)]
-    files = [p for p in _walk(folder, keep) if p.name not in JUNK]
+    files = [p for p in _walk(folder, keep) if not set(p.relative_to(folder).parts) & set(JUNK)]
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     if not notebooks:
         raise SubmissionError(f"No notebook in the submission: upload {NOTEBOOK} with your checkpoint files "
@@ -76,7 +76,8 @@ def arrange(folder, keep=()):
     _prune_empty(folder, keep)
     shutil.copytree(staged, folder, dirs_exist_ok=True)
     shutil.rmtree(staged)
-    named = [p.relative_to(folder) for p in leftovers if not set(p.relative_to(folder).parts) & set(JUNK)]
+    named = [p.relative_to(base if base in p.parents else folder) for p in leftovers
+             if not set(p.relative_to(folder).parts) & set(JUNK)]
     if named:
         notes.append("Not graded (not part of the submission): " + _summarize(named) + ".")
     return Arranged(notebook.name, found, notes)

@@ -26,7 +26,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from .assignment import ZIP
+from .assignment import DATA_ENV, ZIP
 
 METADATA = {"id": 1, "created_at": "2026-01-01T00:00:00.000000-08:00", "submission_method": "upload",
             "assignment": {"title": "Saving, Loading, and Checkpoints", "due_date": "2026-12-31T23:59:00.000000-08:00",
@@ -60,8 +60,9 @@ def lay_out(root, autograder, upload, as_zip_file=False):
 
 
 def run_in_private_autograder(upload, autograder=ZIP, as_zip_file=False, timeout=900):
-    """Results.json of grading `upload` as Gradescope does, at /autograder in a private mount
-    namespace: the zip's own run_autograder, with `sys.executable`'s environment for the image's."""
+    """(results.json, stdout) of grading `upload` as Gradescope does, at /autograder in a private
+    mount namespace: the zip's own run_autograder, with `sys.executable`'s environment for the
+    image's."""
     with tempfile.TemporaryDirectory() as tmp:
         lay_out(tmp, autograder, upload, as_zip_file)
         script = Path(tmp, "source", "run_autograder")
@@ -71,10 +72,13 @@ def run_in_private_autograder(upload, autograder=ZIP, as_zip_file=False, timeout
         path = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
         script.write_text("\n".join([kept[0], path, *kept[1:]]) + "\n")
         with _mount_point():
-            subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" /autograder "
-                            "&& cd /autograder && ./source/run_autograder", tmp], timeout=timeout, check=True,
-                           env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_DATA_ROOT")})
-        return json.loads(Path(tmp, "results", "results.json").read_text())
+            run = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" "
+                                  "/autograder && cd /autograder && ./source/run_autograder", tmp],
+                                 timeout=timeout, capture_output=True, text=True,
+                                 env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", DATA_ENV)})
+        if not Path(tmp, "results", "results.json").exists():
+            raise RuntimeError(f"run_autograder wrote no results (exit {run.returncode}): {run.stderr[-2000:]}")
+        return json.loads(Path(tmp, "results", "results.json").read_text()), run.stdout
 
 
 _users, _users_lock = [0], threading.Lock()
@@ -99,7 +103,7 @@ def _mount_point():
 
 
 def main(upload, autograder=ZIP, as_zip_file=False):
-    results = run_in_private_autograder(upload, autograder, as_zip_file)
+    results, _ = run_in_private_autograder(upload, autograder, as_zip_file)
     for test in results["tests"]:
         score = f"{test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""
         print(f"{test['name']:30} {score:>10}  {test.get('visibility', '')}")

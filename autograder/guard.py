@@ -13,6 +13,7 @@ from outside the kernel: the plugin's watchdog ends the run at assignment.RUN_TI
 the harness writes the results from the plugin's own verdicts.
 """
 
+import gc
 import json
 import resource
 import signal
@@ -84,6 +85,11 @@ def install(cells, time_limit, output_limit, data_limit, progress):
 
     def post_run(result):
         signal.setitimer(signal.ITIMER_REAL, 0)
+        error = result.error_in_exec
+        if isinstance(error, MemoryError) or "can't allocate memory" in str(error or ""):
+            # the traceback keeps the failed cell's frames, and what they allocated, alive
+            error.__traceback__ = sys.last_traceback = sys.last_value = None
+            gc.collect()
 
     signal.signal(signal.SIGALRM, on_alarm)
     shell.events.register("pre_run_cell", pre_run)

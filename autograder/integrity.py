@@ -100,6 +100,10 @@ def rebuild(results, tests, trusted, kernel_stopped=None):
     reported = {name: {r.test_case.name: r for r in tf.test_case_results}
                 for name, tf in (results.results or {}).items()}
     flags, files = [], []
+    if results.catastrophic_error is not None and kernel_stopped is None:
+        error = results.catastrophic_error
+        kernel_stopped = f"the grader could not read the notebook's test results ({type(error).__name__}: {error})"
+        flags.append(kernel_stopped[0].upper() + kernel_stopped[1:])
     for question, source in tests.items():
         tf = parse(question, source)
         for case in tf.test_cases:

@@ -52,6 +52,7 @@ class GuardSubmission(AbstractOtterPlugin):
                              "Gradescope's harness to the zip).")
 
     def before_grading(self, config):
+        print(f"GuardSubmission from {Path(__file__).resolve()}", flush=True)  # which copy graded, for a TA
         GuardSubmission.active = self
         integrity.harden_otter()
         self.config, self.here = config, Path.cwd()
@@ -150,11 +151,11 @@ class Watchdog(threading.Thread):
 
     def __init__(self, limit):
         super().__init__(daemon=True)
-        self.limit, self.fired, self._stop = limit, False, threading.Event()
+        self.limit, self.fired, self._done = limit, False, threading.Event()
         self._before = {p.pid for p in psutil.Process().children(recursive=True)}
 
     def run(self):
-        if self._stop.wait(self.limit):
+        if self._done.wait(self.limit):
             return
         self.fired = True
         for p in psutil.Process().children(recursive=True):
@@ -162,7 +163,7 @@ class Watchdog(threading.Thread):
                 p.kill()
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
 
 
 def _events(notebook, cells):

@@ -3,20 +3,23 @@ student runs it (export cell included), then changed at the zip level where the 
 
 An entry's `run_edits` change only the student's run, not the notebook they submit: they emulate
 the machine it ran on (a GPU's own dropout stream). `saved_on: cuda` re-saves its checkpoint files
-as a GPU run tags them.
+as a GPU run tags them. `add_cells` inserts new code cells. `forms` also writes the submission as
+the other ways a student uploads it (see FORMS), into forms/.
 """
 
 import functools
 import io
+import shutil
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 import torch
 import yaml
 
-from autograder.build import NAME, save_as_on_gpu, submit
+from autograder.assignment import NAME, NOTEBOOK
+from autograder.build import save_as_on_gpu, submit
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 
@@ -24,38 +27,75 @@ MANIFEST = Path(__file__).with_name("manifest.yaml")
 def entries():
     """Every catalogue entry, mistakes and correct variations, with a `kind`."""
     manifest = yaml.safe_load(MANIFEST.read_text())
-    return [{**e, "kind": kind} for kind in ("mistakes", "correct") for e in manifest[kind]]
+    return [{**e, "kind": kind} for kind in ("mistakes", "correct", "hostile") for e in manifest[kind]]
 
 
-def apply_edits(nb, edits):
+def pick(nb, text):
+    cells = [c for c in nb.cells if c.cell_type == "code" and text in c.source]
+    assert len(cells) == 1, f"{text!r} picks {len(cells)} code cells, not one"
+    return cells[0]
+
+
+def apply_edits(nb, edits, add_cells=()):
     for edit in edits:
-        cells = [c for c in nb.cells if c.cell_type == "code" and edit["in"] in c.source]
-        assert len(cells) == 1, f"{edit['in']!r} picks {len(cells)} code cells, not one"
-        assert cells[0].source.count(edit["replace"]) == 1, f"{edit['replace']!r} is not in that cell exactly once"
-        cells[0].source = cells[0].source.replace(edit["replace"], edit["with"])
+        cell = pick(nb, edit["in"])
+        assert cell.source.count(edit["replace"]) == 1, f"{edit['replace']!r} is not in that cell exactly once"
+        cell.source = cell.source.replace(edit["replace"], edit["with"])
+    for add in add_cells:
+        nb.cells.insert(nb.cells.index(pick(nb, add["after"])) + 1, nbformat.v4.new_code_cell(add["source"]))
 
 
 def make(entry, solution, folder):
     """The submission zip for one entry."""
-    edits, run_edits = entry.get("edits", []), entry.get("run_edits", [])
+    edits, run_edits, add_cells = entry.get("edits", []), entry.get("run_edits", []), entry.get("add_cells", [])
     exported = submit(solution, folder / "work" / entry["name"], allow_errors=True,
-                      edit=functools.partial(apply_edits, edits=edits + run_edits))
+                      edit=functools.partial(apply_edits, edits=edits + run_edits, add_cells=add_cells))
     target = folder / f"{entry['name']}.zip"
     with zipfile.ZipFile(exported) as src, zipfile.ZipFile(target, "w") as dst:
         for item in src.infolist():
             if item.filename in entry.get("drop", []):
                 continue
             data = src.read(item)
-            if run_edits and item.filename == f"{NAME}.ipynb":
+            if run_edits and item.filename == NOTEBOOK:
                 nb = nbformat.read(solution, as_version=4)
-                apply_edits(nb, edits)
+                apply_edits(nb, edits, add_cells)
                 data = nbformat.writes(nb)
             if entry.get("saved_on") == "cuda" and item.filename.startswith("checkpoints/"):
                 buf = io.BytesIO()
                 save_as_on_gpu(torch.load(io.BytesIO(data), weights_only=True), buf)
                 data = buf.getvalue()
             dst.writestr(item, data)
+    for form in entry.get("forms", []):
+        FORMS[form](target, folder / "forms" / f"{entry['name']}-{form}")
     return target
+
+
+def loose(export, target):
+    """The notebook and the .pth files dragged into the upload form one by one: a folder of them."""
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(export) as zf:
+        for item in zf.infolist():
+            (target / PurePosixPath(item.filename).name).write_bytes(zf.read(item))
+
+
+def folder(export, target):
+    """The whole working folder zipped: everything one level down, with the lesson's scratch files
+    and Jupyter's autosave copy of the notebook beside it."""
+    with zipfile.ZipFile(export) as src, zipfile.ZipFile(target.with_suffix(".zip"), "w") as dst:
+        for item in src.infolist():
+            dst.writestr(f"my-work/{item.filename}", src.read(item))
+        dst.writestr(f"my-work/.ipynb_checkpoints/{NAME}-checkpoint.ipynb", src.read(NOTEBOOK))
+        dst.writestr("my-work/model.pth", src.read("checkpoints/mnist_model.pth"))
+        dst.writestr("my-work/notes.txt", "scratch")
+
+
+def zip_file(export, target):
+    """The export zip handed over as a file in the submission folder, not unpacked."""
+    target.mkdir(parents=True)
+    shutil.copy(export, target / export.name)
+
+
+FORMS = {"loose": loose, "folder": folder, "zip-file": zip_file}
 
 
 def make_all(solution, folder, workers=2):
