@@ -1,15 +1,21 @@
 """The build: reproducible, matches the committed release, and leaks nothing to students."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import nbformat
+import yaml
 
 from autograder import build
+from autograder.assignment import CONTRACT, NOTEBOOK, QUESTIONS
 
-MASTER = build.SOURCE / f"{build.NAME}.ipynb"
-NOTEBOOK = f"{build.NAME}.ipynb"
+MASTER = build.SOURCE / NOTEBOOK
+REQUIREMENTS = build.REPO / "requirements.txt"
 
 
 def test_committed_release_is_what_the_build_makes(built):
@@ -70,19 +76,64 @@ def test_release_keeps_public_tests_in_the_notebook(built):
     assert not (built["release_dir"] / "tests").exists()
 
 
-def test_autograder_zip_carries_data_and_package(built):
+def test_autograder_zip_carries_data_package_and_harness(built):
     with zipfile.ZipFile(built["zip_path"]) as zf:
         names = set(zf.namelist())
+        run_otter = zf.read("run_otter.py").decode()
     assert {"files/data/MNIST/raw/t10k-images-idx3-ubyte.gz", "files/data/MNIST/raw/t10k-labels-idx1-ubyte.gz",
-            "autograder/plugin.py", "files/autograder/checks.py", "environment.yml"} <= names
+            "files/gpu_checkpoint.pth", "autograder/plugin.py", "files/autograder/checks.py", "environment.yml"} <= names
+    assert run_otter == build.RUN_OTTER and "from autograder.harness import main" in run_otter
+
+
+def pins(text):
+    """{package: version} of the `name==version` lines, local version labels (+cpu) dropped."""
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s+]+)", text, re.M))
+
+
+def test_the_image_uses_the_python_and_the_versions_ci_tests(built):
     with zipfile.ZipFile(built["zip_path"]) as zf:
-        env = zf.read("environment.yml").decode()
-    assert "torch==2.14.1+cpu" in env and "download.pytorch.org/whl/cpu" in env
+        env = yaml.safe_load(zf.read("environment.yml"))
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert python == f"python={sys.version_info.major}.{sys.version_info.minor}"
+    [pip] = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    image, dev = pins("\n".join(pip)), pins(REQUIREMENTS.read_text())
+    assert set(image) == {"torch", "torchvision", "matplotlib", "psutil", "otter-grader"}
+    assert {k: dev[k] for k in image} == image
+    autograder_reqs = (build.SOURCE / "requirements-autograder.txt").read_text()
+    assert pins(autograder_reqs) == image and "download.pytorch.org/whl/cpu" in autograder_reqs
 
 
-def test_export_cell_lists_the_contract(built):
-    from autograder.checks import CONTRACT
+def test_questions_and_points_are_the_masters():
+    master = nbformat.read(MASTER, as_version=4)
+    declared = [yaml.safe_load(c.source.removeprefix("# BEGIN QUESTION")) for c in master.cells
+                if c.cell_type == "raw" and c.source.startswith("# BEGIN QUESTION")]
+    assert {q["name"]: q["points"] for q in declared} == QUESTIONS
+    assert [q["name"] for q in declared] == list(QUESTIONS)
 
-    release = (built["release_dir"] / NOTEBOOK).read_text()
+
+def test_export_cell_is_written_from_the_contract(built):
+    release = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
+    assert release.cells[-1].source == build.export_cell()
     for f in CONTRACT:
-        assert f in release, f"{f} is in the README contract but not in the export cell"
+        assert repr(f.path) in release.cells[-1].source
+
+
+def test_otter_assign_on_the_master_stops_at_once_naming_the_build(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "otter", "assign", str(MASTER), str(tmp_path / "dist")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("otter assign: autograder and data are staged by the build; "
+                                                          "run `python -m autograder build`")
+
+
+def test_otter_run_as_otter_documents_it(built, graded, tmp_path):
+    """`otter run -a ZIP -o OUT SUBMISSION` in a fresh shell: the plugin imports with nothing set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_DATA_ROOT")}
+    otter = Path(sys.executable).with_name("otter")
+    subprocess.run([str(otter), "run", "-a", str(built["zip_path"]), "-o", str(tmp_path), "--no-logo",
+                    str(built["samples_dir"] / "reference.zip")], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=600)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {t["name"]: t["score"] for t in results["tests"] if "max_score" in t} == {
+        q: s for q, (s, _) in graded["reference"].scores.items()}
+    assert results["output_format"] == "html"
