@@ -19,7 +19,6 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from otter.run.run_autograder import AutograderConfig
 from otter.run.run_autograder import main as run_autograder
 
 from .arrange import SubmissionError, arrange
@@ -47,8 +46,8 @@ def main(autograder_dir="/autograder"):
             raise
         traceback.print_exc()
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        config = AutograderConfig(json.loads((ag / "source" / "otter_config.json").read_text()))
-        _write(results, plugin.results_without_kernel(f"{type(e).__name__}: {first}").to_gradescope_dict(config))
+        graded = plugin.results_without_kernel(f"{type(e).__name__}: {first}")
+        _write(results, graded.to_gradescope_dict(plugin.config))  # the config otter read before the notebook ran
     return 0
 
 
