@@ -1,8 +1,14 @@
-"""Shared fixtures: one fresh build (into a temp folder) and its graded sample submissions."""
+"""Shared fixtures: one fresh build (into a temp folder), its graded sample submissions, and the
+catalogue of realistic submissions graded in its export-zip form."""
+
+import os
 
 import pytest
 
 from autograder import build, grade
+from catalogue.make import make_all
+
+WORKERS = os.cpu_count() or 1
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +32,13 @@ def bulk(built, tmp_path_factory):
 @pytest.fixture(scope="session")
 def graded(bulk):
     return bulk[1]
+
+
+@pytest.fixture(scope="session")
+def catalogue(built, tmp_path_factory):
+    """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
+    form; the other upload forms are written to the folder's forms/."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    make_all(built["solution"], folder / "submissions", workers=WORKERS)
+    graded, _ = grade.grade_all([folder / "submissions"], folder / "grades", built["zip_path"], workers=WORKERS)
+    return folder / "submissions", {g.file.removesuffix(".zip"): g for g in graded}

@@ -5,26 +5,15 @@ feedback that names it; every correct variation must get full marks; a hostile n
 what its files earned and no more, and is flagged for a TA when its kernel claimed otherwise.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
 from autograder import grade
 from autograder.assignment import QUESTIONS
-from catalogue.make import entries, make_all
+from catalogue.make import entries
 
 ENTRIES = {e["name"]: e for e in entries()}
-WORKERS = os.cpu_count() or 1
-
-
-@pytest.fixture(scope="session")
-def catalogue(built, tmp_path_factory):
-    """(the submissions folder, {name: Graded}) of every entry, graded in its export-zip form."""
-    folder = tmp_path_factory.mktemp("catalogue")
-    make_all(built["solution"], folder / "submissions", workers=WORKERS)
-    graded, _ = grade.grade_all([folder / "submissions"], folder / "grades", built["zip_path"], workers=WORKERS)
-    return folder / "submissions", {g.file.removesuffix(".zip"): g for g in graded}
 
 
 def expected_scores(entry):

@@ -12,7 +12,8 @@ import pytest
 
 from autograder import grade
 from autograder.emulate import run_in_private_autograder
-from test_catalogue import ENTRIES, WORKERS, expected_scores
+from conftest import WORKERS
+from test_catalogue import ENTRIES, expected_scores
 
 FORMS = [(name, form) for name, e in sorted(ENTRIES.items()) for form in e.get("forms", [])]
 

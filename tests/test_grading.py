@@ -1,4 +1,4 @@
-"""End to end: the sample submissions graded by `otter run` with the built autograder zip."""
+"""End to end: the sample submissions graded with the built autograder zip, as Gradescope runs it."""
 
 from autograder.assignment import QUESTIONS
 
@@ -66,7 +66,8 @@ def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
 
     out, graded = bulk
     rows = list(csv.DictReader(open(out / "final_grades.csv")))
-    assert list(rows[0]) == ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
+    assert list(rows[0]) == ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status",
+                             "flagged"]
     assert rows[0]["file"] == "points-per-question" and float(rows[0]["total_points_earned"]) == 16
     by_file = {r["file"]: r for r in rows[1:]}
     assert float(by_file["reference.zip"]["total_points_earned"]) == 16

@@ -1,0 +1,59 @@
+"""Check my checkpoints: what the grader will say about the files this notebook wrote, before you
+export them.
+
+These are the grader's own file checks (filechecks.py), with its rules, codes and messages, run
+on the files in this folder. Three things stay with the grader: it resumes your crash checkpoint
+for one epoch with and without its Adam state, it runs your EarlyStopping through scripted loss
+sequences, and it re-runs your notebook and compares the files that run writes with yours.
+"""
+
+import torch
+
+from .assignment import CONTRACT, FILE_CHECKS
+from .feedback import Verdict
+from .filechecks import CHECKS, Files
+
+
+def verdicts(names=FILE_CHECKS, folder="."):
+    """[Verdict] of the named file checks on the files under `folder`.
+
+    Args:
+        names: file checks to run (assignment.FILE_CHECKS: saved_model, periodic, best, crash,
+            early_stopping).
+        folder: the folder that holds checkpoints/.
+
+    Returns:
+        One Verdict per check, with the grader's problems (code and message) and hints.
+    """
+    files = Files(folder, "cuda" if torch.cuda.is_available() else "cpu")
+    return [Verdict(name, *CHECKS[name](files)) for name in names]
+
+
+def report(folder="."):
+    """Print what the grader will say about each checkpoint file this notebook wrote.
+
+    Args:
+        folder: the folder that holds checkpoints/.
+
+    Returns:
+        True when every file passes the checks a student can run.
+    """
+    found = verdicts(FILE_CHECKS, folder)
+    for verdict in found:
+        paths = ", ".join(f.path for f in CONTRACT if f.check == verdict.check)
+        print(f"{paths}:\n{verdict.render()}")
+    return all(v.ok for v in found)
+
+
+def require(*names, folder="."):
+    """A public test: the named file checks pass on the files under `folder`.
+
+    Args:
+        *names: file checks (see `verdicts`).
+        folder: the folder that holds checkpoints/.
+
+    Raises:
+        AssertionError: with the grader's message and code for every problem found.
+    """
+    failed = [v for v in verdicts(names, folder) if not v.ok]
+    assert not failed, "\n" + "\n".join(v.render() for v in failed)
