@@ -31,7 +31,7 @@ class SubmissionError(Exception):
 
 @dataclass
 class Arranged:
-    notebook: str
+    notebook: str  # where the notebook was in the upload (it is graded as NOTEBOOK)
     found: dict = field(default_factory=dict)  # contract path -> where it was in the upload
     notes: list = field(default_factory=list)
 
@@ -53,7 +53,7 @@ def arrange(folder, keep=()):
                               "with your checkpoint files.")
     [notebook] = notebooks
     base = notebook.parent
-    placed = {folder / notebook.name: notebook}
+    placed = {folder / NOTEBOOK: notebook}  # the notebook's setup cell reads itself by this name
     found = {}
     for rel in (f.path for f in CONTRACT):
         source = _find(rel, files, base)
@@ -80,7 +80,7 @@ def arrange(folder, keep=()):
              if not set(p.relative_to(folder).parts) & set(JUNK)]
     if named:
         notes.append("Not graded (not part of the submission): " + _summarize(named) + ".")
-    return Arranged(notebook.name, found, notes)
+    return Arranged(str(notebook.relative_to(folder)), found, notes)
 
 
 def _walk(folder, keep):

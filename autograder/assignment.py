@@ -14,8 +14,11 @@ class ContractFile:
 
     path: str  # where the notebook writes it, relative to the notebook
     exercise: str  # the question whose points it carries
-    check: str  # the file check that grades it (checks.CHECKS)
+    check: str  # the file check that grades it (filechecks.CHECKS)
     holds: str  # what it holds, in the README's words
+    written_by: str  # the cell that writes it, named to a student whose file is missing
+    epoch: int | None = None  # the epoch it must record, when the lesson fixes one
+    extra_keys: tuple = ()  # keys beyond the four every checkpoint has
 
 
 NAME = "saving-and-loading"
@@ -24,20 +27,24 @@ NOTEBOOK = f"{NAME}.ipynb"
 # cells say the same; tests/test_build.py keeps the two equal).
 QUESTIONS = {"check1": 1, "check2": 1, "map_location": 1, "ex1_save_load": 2, "ex2_checkpointing": 3,
              "ex3_resume": 4, "ex4_early_stopping": 4}
+CRASH_EPOCH = 10  # the epoch Exercise 3's run crashes after
 
+EX2 = "Exercise 2's cell that calls train_with_checkpoints"
 CONTRACT = (
     ContractFile("checkpoints/mnist_model.pth", "ex1_save_load", "saved_model",
-                 "model.state_dict() after training (Exercise 1)"),
+                 "model.state_dict() after training (Exercise 1)", "Exercise 1's cell that saves ex1_model"),
     ContractFile("checkpoints/epoch_5.pth", "ex2_checkpointing", "periodic",
-                 "checkpoint after epoch 5, with 'val_loss' (Exercise 2)"),
+                 "checkpoint after epoch 5, with 'val_loss' (Exercise 2)", EX2, 5, ("val_loss",)),
     ContractFile("checkpoints/epoch_10.pth", "ex2_checkpointing", "periodic",
-                 "checkpoint after epoch 10, with 'val_loss' (Exercise 2)"),
+                 "checkpoint after epoch 10, with 'val_loss' (Exercise 2)", EX2, 10, ("val_loss",)),
     ContractFile("checkpoints/best.pth", "ex2_checkpointing", "best",
-                 "checkpoint of the lowest validation loss, with 'val_loss' (Exercise 2)"),
+                 "checkpoint of the lowest validation loss, with 'val_loss' (Exercise 2)", EX2, None, ("val_loss",)),
     ContractFile("checkpoints/crash.pth", "ex3_resume", "crash",
-                 "checkpoint after epoch 10 of the crash run (Exercise 3)"),
+                 "checkpoint after epoch 10 of the crash run (Exercise 3)",
+                 "Exercise 3's training cell (the one that ends in the crash)", CRASH_EPOCH),
     ContractFile("checkpoints/early_stopping_best.pth", "ex4_early_stopping", "early_stopping",
-                 "best checkpoint of early stopping, with 'val_loss' and 'early_stopping' (Exercise 4)"),
+                 "best checkpoint of early stopping, with 'val_loss' and 'early_stopping' (Exercise 4)",
+                 "Exercise 4's cell that calls train_with_early_stopping", None, ("val_loss", "early_stopping")),
 )
 DIST = Path(__file__).resolve().parent / "dist"  # build output: the autograder zip and the sample submissions
 ZIP = DIST / f"{NAME}-autograder.zip"

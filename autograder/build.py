@@ -3,8 +3,9 @@
     python -m autograder build
 
 1. Stage source/saving-and-loading with what only the autograder gets: this package and the
-   two MNIST test-split files (1.6 MB, so grading never touches the network), and write the
-   notebook's export cell from the submission contract (assignment.py).
+   two MNIST test-split files (1.6 MB, so grading never touches the network); write the
+   notebook's export cell from the submission contract (assignment.py), and put the self-check's
+   modules (SHIPPED) into the notebook's metadata.
 2. `otter assign` the staged master (solutions and hidden tests stripped for students).
 3. Copy the student notebook and gpu_checkpoint.pth to release/ (committed; CI rebuilds and
    compares).
@@ -36,6 +37,10 @@ SOURCE = REPO / "source" / NAME
 RELEASE = REPO / "release" / NAME
 GPU_CHECKPOINT = "gpu_checkpoint.pth"  # the lesson's map_location example, shipped with the notebook
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
+# The modules the student notebook carries (in its metadata; its setup cell writes them out) for
+# its self-check: the grader's own file checks, without the resume run, the early-stopping
+# sequences or the reproduction check, which stay with the grader.
+SHIPPED = ("__init__", "assignment", "feedback", "load", "inspect", "verify", "reference", "filechecks", "selfcheck")
 RUN_OTTER = '''"""Gradescope runs this (run_autograder activates the image's environment first): the
 assignment's harness around otter's autograder, autograder/harness.py."""
 import sys
@@ -94,6 +99,7 @@ def stage(build):
     master = nbformat.read(staged / NOTEBOOK, as_version=4)
     [cell] = [c for c in master.cells if c.source.startswith(EXPORT_MARKER)]
     cell.source = export_cell()
+    master.metadata["autograder"] = {"files": {f"autograder/{m}.py": (PACKAGE / f"{m}.py").read_text() for m in SHIPPED}}
     nbformat.write(master, staged / NOTEBOOK)
     return staged
 

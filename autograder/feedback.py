@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 MESSAGES = {
     # load safely
-    "missing": "{name} was not submitted. Run the cell that writes it and include it in the zip "
-    "(the export cell lists every checkpoint file).",
+    "missing": "{name} is missing: {remedy}.",
     "empty": "{name} is empty (0 bytes): the save was interrupted or the file was created by hand.",
     "too_large": "{name} is {size:,} bytes, over the {cap:,}-byte limit; a checkpoint of this "
     "lesson's model is under 2 MB.",

@@ -59,7 +59,7 @@ def check_archive(path, name):
     """Problems found before loading, and the pickle bytes of the archive (None if refused)."""
     path = Path(path)
     if not path.is_file():
-        return problem("missing", name=name), None
+        return problem("missing", name=name, remedy="there is no file at this path"), None
     size = path.stat().st_size
     if size == 0:
         return problem("empty", name=name), None

@@ -12,7 +12,7 @@ def test_untouched_release_gets_zero_and_results(graded):
     assert {q: m for q, (_, m) in g.scores.items()} == QUESTIONS
     assert all(s == 0 for s, _ in g.scores.values()), g.scores
     crash = next(t for t in g.results["tests"] if t.get("name") == "ex3_resume")["output"]
-    assert "checkpoints/crash.pth was not submitted" in crash
+    assert "checkpoints/crash.pth is missing: run Exercise 3's training cell" in crash
     assert "<img" not in g.results.get("output", "")  # no crash checkpoint, nothing resumed to draw
 
 
@@ -72,7 +72,7 @@ def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
     by_file = {r["file"]: r for r in rows[1:]}
     assert float(by_file["reference.zip"]["total_points_earned"]) == 16
     assert float(by_file["untouched-release.zip"]["total_points_earned"]) == 0
-    assert "checkpoints/crash.pth was not submitted" in (out / "feedback" / "untouched-release.html").read_text()
+    assert "checkpoints/crash.pth is missing: run Exercise 3's training cell" in (out / "feedback" / "untouched-release.html").read_text()
     assert '<img alt="loss curves' in (out / "feedback" / "reference.html").read_text()
 
 

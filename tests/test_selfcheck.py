@@ -1,0 +1,74 @@
+"""The student's self-check: the grader's own file checks, shipped inside the notebook.
+
+It must run from the notebook alone (as on Colab, without the autograder zip), keep the grader's
+hidden parts out, and name, for every catalogue submission, the codes the grader's feedback names
+for the same files.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder import build, grade
+from autograder.assignment import FILE_CHECKS, NOTEBOOK
+from autograder.feedback import MESSAGES
+from autograder.selfcheck import verdicts
+from test_catalogue import ENTRIES
+
+# Codes only the file checks produce (load, inspect, verify); `not_best` is left out because the
+# hidden best-of-this-run test, which needs the notebook's val_history, uses it too.
+FILE_ONLY = {"missing", "empty", "too_large", "not_torch_zip", "legacy_format", "corrupt", "compressed", "whole_model",
+             "state_dict_method", "numpy_scalar", "payload", "unknown_global", "load_error", "not_a_dict",
+             "missing_keys", "state_dict_keys", "shape_mismatch", "bad_epoch", "bad_loss", "no_optimizer_state",
+             "optimizer_state", "stale_optimizer_state", "loss_mismatch"}
+
+
+def codes(text):
+    return set(re.findall(r"\[(\w+)\]", text)) & set(MESSAGES)
+
+
+@pytest.fixture(scope="module")
+def shipped(built, tmp_path_factory):
+    """The modules the release notebook carries, written out as its setup cell writes them."""
+    root = tmp_path_factory.mktemp("shipped")
+    files = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4).metadata["autograder"]["files"]
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_the_notebook_ships_the_file_checks_and_not_the_hidden_rules(shipped):
+    assert sorted(p.stem for p in (shipped / "autograder").glob("*.py")) == sorted(build.SHIPPED)
+    assert not {"resume", "score", "checks", "plugin"} & {p.stem for p in (shipped / "autograder").iterdir()}
+
+
+def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_path):
+    with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as zf:
+        zf.extractall(tmp_path)
+    script = ("import autograder, sys\n"
+              f"assert autograder.__file__.startswith({str(shipped)!r}), autograder.__file__\n"
+              "from autograder import selfcheck\n"
+              "sys.exit(0 if selfcheck.report() else 1)")
+    env = {**os.environ, "PYTHONPATH": str(shipped)}
+    run = subprocess.run([sys.executable, "-P", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("- OK") == len(FILE_CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_the_self_check_names_what_the_grader_names(catalogue, name, tmp_path):
+    """On the files a catalogue submission sends, every code the self-check reports is one the
+    grader's feedback names, and every file-only code the feedback names the self-check reports."""
+    folder, graded = catalogue
+    with zipfile.ZipFile(folder / f"{name}.zip") as zf:
+        zf.extractall(tmp_path)
+    mine = set().union(*({p.code for p in v.problems} for v in verdicts(FILE_CHECKS, tmp_path)))
+    feedback = codes(grade.feedback(graded[name]))
+    assert mine <= feedback, f"the self-check says {sorted(mine - feedback)}, the grader does not"
+    assert feedback & FILE_ONLY <= mine, f"the grader says {sorted(feedback & FILE_ONLY - mine)}, the self-check does not"
