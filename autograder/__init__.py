@@ -1,7 +1,11 @@
-"""Autograder for the lesson "Saving, Loading, and Checkpoints".
+"""Autograder packages for otter-grader assignments, and the lesson "Saving, Loading, and Checkpoints".
 
-Grading core, one module a stage: load -> inspect -> verify -> resume -> score -> feedback,
-driven by checks (what the notebook's hidden tests run). Tooling: build, grade, plugin.
+The shared core (this package's modules): the declaration types (assignment), safe loading
+(load), problem codes (codes), the checker and its isolation (checker, isolate), the otter plugin
+and what guards a grading run (plugin, guard, integrity), the upload's layout and Gradescope's
+entry point (arrange, harness, emulate), the feedback's HTML (report), the build and bulk grading
+(build, grade). Each lesson is a package beside them (saving_and_loading/): its declaration, model,
+rules and wording. See the README's "How the code is organized".
 """
 
 import shutil

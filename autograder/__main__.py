@@ -4,44 +4,48 @@ import argparse
 import json
 import sys
 
+from .assignment import DEFAULT, get
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
-    grading = argparse.ArgumentParser(add_help=False)
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument("--assignment", default=DEFAULT, help=f"the assignment (source/NAME/; default: {DEFAULT})")
+    grading = argparse.ArgumentParser(add_help=False, parents=[which])
     grading.add_argument("--workers", type=int, help="parallel gradings (default: the number of cores)")
-    grading.add_argument("--out", help="folder for final_grades.csv and feedback/ (default: autograder/dist/grades)")
-    sub.add_parser("build", help="build the release, the autograder zip and the sample submissions")
-    grade = sub.add_parser("grade", parents=[grading], help="grade submissions (zips or notebooks, or "
-                           "folders of them) with the built autograder, in parallel")
+    grading.add_argument("--out", help="folder for final_grades.csv and feedback/ (default: autograder/dist/NAME-grades)")
+    sub.add_parser("build", parents=[which], help="build the release, the autograder zip and the sample submissions")
+    grade = sub.add_parser("grade", parents=[grading], help="grade submissions (zips, notebooks, folders of loose "
+                           "files, or folders of those) with the built autograder, as Gradescope runs it, in parallel")
     grade.add_argument("submissions", nargs="*", help="default: the sample submissions")
     sub.add_parser("all", parents=[grading], help="build, then grade the sample submissions (the README's "
                    "main job)").set_defaults(submissions=None)
-    inspect = sub.add_parser("inspect", help="inspect checkpoint files: one JSON object per file; "
-                             "exit 0 if all are ok, 1 otherwise")
+    inspect = sub.add_parser("inspect", parents=[which], help="inspect checkpoint files: one JSON object per "
+                             "file; exit 0 if all are ok, 1 otherwise")
     inspect.add_argument("paths", nargs="+")
     gradescope = sub.add_parser("gradescope", help="grade one upload exactly as Gradescope runs the zip, at "
                                 "/autograder in a private mount namespace (root only)")
     gradescope.add_argument("upload", help="the export zip, a notebook, or a folder of loose files")
     gradescope.add_argument("--zip", help="the autograder zip (default: the built one)")
     gradescope.add_argument("--as-zip-file", action="store_true", help="hand the zip over as a file, not unpacked")
-    check = sub.add_parser("check", help="grade submitted files: one JSON verdict per line (used by the plugin)")
+    check = sub.add_parser("check", parents=[which], help="grade submitted files: one JSON verdict per line "
+                           "(used by the plugin)")
     check.add_argument("names", nargs="+")
     check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
     sub.add_parser("kernel-free", help="run the kernel-free test cases read from stdin (used by the plugin)")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
-        from .inspect import describe
-
+        describe = get(args.assignment).lesson("inspection").describe
         reports = [describe(p) for p in args.paths]
         for r in reports:
             print(json.dumps(r))
         return 0 if all(r["ok"] for r in reports) else 1
     if args.command == "check":
-        from . import checks
+        from . import checker
 
-        return checks.main(args.names, args.submitted)
+        return checker.main(get(args.assignment), args.names, args.submitted)
     if args.command == "kernel-free":
         from . import integrity
 
@@ -49,15 +53,15 @@ def main(argv=None):
     if args.command == "gradescope":
         from . import emulate
 
-        return emulate.main(args.upload, *([args.zip] if args.zip else []), as_zip_file=args.as_zip_file)
+        return emulate.main(args.upload, args.zip, as_zip_file=args.as_zip_file)
     if args.command in ("build", "all"):
         from . import build
 
-        build.main()
+        build.main(get(args.assignment))
     if args.command in ("grade", "all"):
         from . import grade
 
-        return grade.main(args.submissions, args.out, args.workers)
+        return grade.main(args.submissions, args.out, args.workers, args.assignment)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ the notebook and the .pth files dragged in one by one (flat, no checkpoints/ fol
 the whole working folder (everything one folder down); or, on some platforms, the uploaded zip
 itself. This finds the notebook and each contract file by name and leaves exactly
 
-    NOTEBOOK.ipynb
+    <name>.ipynb
     checkpoints/<each contract file found>
 
-in the folder. Everything else moves to ../ignored/ (kept, never graded) and is named in the
-notes; files the grader provides itself (`keep`) are left alone. Imports no torch.
+in the folder, as the assignment's contract names them. Everything else moves to ../ignored/
+(kept, never graded) and is named in the notes; files the grader provides itself (`keep`) are left
+alone. Imports no torch.
 """
 
 import shutil
@@ -18,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .assignment import CONTRACT, NOTEBOOK
 
 JUNK = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".OTTER_LOG", "__zip_filename__")
 MAX_UNPACKED_BYTES = 500 * 2**20  # the export zip is about 15 MB
@@ -31,31 +31,42 @@ class SubmissionError(Exception):
 
 @dataclass
 class Arranged:
-    notebook: str  # where the notebook was in the upload (it is graded as NOTEBOOK)
+    notebook: str  # where the notebook was in the upload (it is graded under the assignment's name)
     found: dict = field(default_factory=dict)  # contract path -> where it was in the upload
     notes: list = field(default_factory=list)
 
 
-def arrange(folder, keep=()):
-    """Lay out `folder` as the export cell does; returns what was found, with notes for the
-    student. Raises SubmissionError when there is no notebook, or more than one."""
-    folder = Path(folder)
+def arrange(folder, assignment, keep=()):
+    """Lay out `folder` as the export cell does.
+
+    Args:
+        folder: the submission folder, as the platform filled it.
+        assignment: the Assignment whose notebook and contract files to look for.
+        keep: top-level names in `folder` the grader put there itself.
+
+    Returns:
+        Arranged: where each file was found, and notes for the student.
+
+    Raises:
+        SubmissionError: there is no notebook, or more than one.
+    """
+    folder, notebook_name = Path(folder), assignment.notebook
     ignored = folder.parent / "ignored"
     notes = [*_unpack_zips(folder, ignored)]
     files = [p for p in _walk(folder, keep) if not set(p.relative_to(folder).parts) & set(JUNK)]
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     if not notebooks:
-        raise SubmissionError(f"No notebook in the submission: upload {NOTEBOOK} with your checkpoint files "
+        raise SubmissionError(f"No notebook in the submission: upload {notebook_name} with your checkpoint files "
                               "(the zip the notebook's last cell writes has both).")
     if len(notebooks) > 1:
         names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
-        raise SubmissionError(f"{len(notebooks)} notebooks in the submission ({names}): upload only {NOTEBOOK}, "
+        raise SubmissionError(f"{len(notebooks)} notebooks in the submission ({names}): upload only {notebook_name}, "
                               "with your checkpoint files.")
     [notebook] = notebooks
     base = notebook.parent
-    placed = {folder / NOTEBOOK: notebook}  # the notebook's setup cell reads itself by this name
+    placed = {folder / notebook_name: notebook}  # the notebook's setup cell reads itself by this name
     found = {}
-    for rel in (f.path for f in CONTRACT):
+    for rel in (f.path for f in assignment.contract):
         source = _find(rel, files, base)
         if source is not None:
             placed[folder / rel] = source

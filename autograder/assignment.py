@@ -1,11 +1,31 @@
-"""The assignment, declared once: what the build, the checks, the plugin, the harness and the
-tests read about lesson 2.3.1.
+"""What an assignment declares, in one place, and where the shared core finds it.
 
-No torch here: otter's process, the harness and the bulk grader import it for nothing.
+Each lesson is a package, autograder/<package>/ (the assignment's name with "_" for "-"), whose
+__init__ declares one `Assignment`, ASSIGNMENT, and the lesson's own facts (epochs, patience, the
+data split). The build, the plugin, the harness, the checker, the bulk grader, the student's
+self-check and the tests read it; nothing there imports torch, so otter's process, the harness and
+the bulk grader pay nothing for it. Adding a lesson means a master notebook in source/<name>/ and
+a lesson package; `get(name)` finds it.
+
+Besides the declaration, a lesson package provides these modules, which the core imports by name:
+- checks: CHECKS, {file check name: function(Files) -> Found}, run on the submitted files before
+  the notebook (checker.py); Files(folder, device), the files one check reads; `device()`;
+- inspection: describe(path), the TA's view of one file (python -m autograder inspect);
+- picture: feedback_picture(verdicts) -> Figure or None, shown at the top of the feedback;
+- build: stage(staged, build_dir, release_dir), what only this lesson's autograder and release
+  get besides the master, and RELEASE_FILES.
 """
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+
+DEFAULT = "saving-and-loading"
+DIST = Path(__file__).resolve().parent / "dist"  # build output: autograder zips, sample submissions, grades
+SUBMITTED = "../submitted"  # where the plugin keeps the submitted originals, beside the notebook's folder
+# The kernel's tests read SUBMITTED/verdicts.json; the plugin's own fresh run of the kernel-free
+# tests reads a private copy named by this variable instead, out of the kernel's reach.
+VERDICTS_ENV = "AUTOGRADER_VERDICTS"
 
 
 @dataclass(frozen=True)
@@ -14,55 +34,61 @@ class ContractFile:
 
     path: str  # where the notebook writes it, relative to the notebook
     exercise: str  # the question whose points it carries
-    check: str  # the file check that grades it (filechecks.CHECKS)
+    check: str  # the file check that grades it (the lesson's checks.CHECKS)
     holds: str  # what it holds, in the README's words
     written_by: str  # the cell that writes it, named to a student whose file is missing
     epoch: int | None = None  # the epoch it must record, when the lesson fixes one
     extra_keys: tuple = ()  # keys beyond the four every checkpoint has
 
 
-NAME = "saving-and-loading"
-NOTEBOOK = f"{NAME}.ipynb"
-# The graded questions, in notebook order, and their points (the master's `# BEGIN QUESTION`
-# cells say the same; tests/test_build.py keeps the two equal).
-QUESTIONS = {"check1": 1, "check2": 1, "map_location": 1, "ex1_save_load": 2, "ex2_checkpointing": 3,
-             "ex3_resume": 4, "ex4_early_stopping": 4}
-CRASH_EPOCH = 10  # the epoch Exercise 3's run crashes after
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment, as the master notebook and its lesson package define it.
 
-EX2 = "Exercise 2's cell that calls train_with_checkpoints"
-CONTRACT = (
-    ContractFile("checkpoints/mnist_model.pth", "ex1_save_load", "saved_model",
-                 "model.state_dict() after training (Exercise 1)", "Exercise 1's cell that saves ex1_model"),
-    ContractFile("checkpoints/epoch_5.pth", "ex2_checkpointing", "periodic",
-                 "checkpoint after epoch 5, with 'val_loss' (Exercise 2)", EX2, 5, ("val_loss",)),
-    ContractFile("checkpoints/epoch_10.pth", "ex2_checkpointing", "periodic",
-                 "checkpoint after epoch 10, with 'val_loss' (Exercise 2)", EX2, 10, ("val_loss",)),
-    ContractFile("checkpoints/best.pth", "ex2_checkpointing", "best",
-                 "checkpoint of the lowest validation loss, with 'val_loss' (Exercise 2)", EX2, None, ("val_loss",)),
-    ContractFile("checkpoints/crash.pth", "ex3_resume", "crash",
-                 "checkpoint after epoch 10 of the crash run (Exercise 3)",
-                 "Exercise 3's training cell (the one that ends in the crash)", CRASH_EPOCH),
-    ContractFile("checkpoints/early_stopping_best.pth", "ex4_early_stopping", "early_stopping",
-                 "best checkpoint of early stopping, with 'val_loss' and 'early_stopping' (Exercise 4)",
-                 "Exercise 4's cell that calls train_with_early_stopping", None, ("val_loss", "early_stopping")),
-)
-DIST = Path(__file__).resolve().parent / "dist"  # build output: the autograder zip and the sample submissions
-ZIP = DIST / f"{NAME}-autograder.zip"
-SAMPLES = DIST / "samples"
+    The limits bound one grading run; the README's "Limits of a grading run" explains them.
+    """
 
-FILE_CHECKS = tuple(dict.fromkeys(f.check for f in CONTRACT))  # in contract order, each once
+    name: str  # the master is source/<name>/<name>.ipynb, and otter's assignment_name
+    title: str  # what Gradescope's metadata calls it
+    questions: dict  # graded question -> points, in notebook order (tests keep it equal to the master's)
+    contract: tuple  # ContractFile, in the order the export cell lists them
+    shipped: tuple  # the lesson's modules the student notebook carries for its self-check
+    data_env: str | None = None  # the variable naming a local data folder; grading ignores it
+    cell_time_limit_s: int = 60  # one student cell; then it is stopped and the next one runs
+    run_time_limit_s: int = 300  # the whole re-execution; then the kernel is ended
+    cell_output_limit: int = 1_000_000  # characters one cell may print; more is cut with a note
+    kernel_data_limit: int = 3 * 2**30  # the kernel's RLIMIT_DATA, bytes
 
-SUBMITTED = "../submitted"  # where the plugin keeps the submitted originals, beside the notebook's folder
-# The verdicts file the kernel's tests read is SUBMITTED/verdicts.json; the plugin's own fresh run of
-# the kernel-free tests reads a private copy named by this variable instead, out of the kernel's reach.
-VERDICTS_ENV = "AUTOGRADER_VERDICTS"
-DATA_ENV = "MNIST_DATA_ROOT"  # the folder holding MNIST/raw/
+    @property
+    def package(self):
+        return self.name.replace("-", "_")
 
-# Grading limits. Run cell by cell on one core here, the solution notebook takes 28 s; its slowest
-# cell (the with/without optimizer state comparison, 10 epochs) 4.3 s. Gradescope's default half
-# CPU doubles that: a cell gets 60 s (7 times as long), the whole re-execution 5 minutes, so that
-# the file checks, the re-run and the feedback end well inside Gradescope's default 10 minutes.
-CELL_TIME_LIMIT_S = 60
-RUN_TIME_LIMIT_S = 300
-CELL_OUTPUT_LIMIT = 1_000_000  # characters one cell may print; more is cut with a note
-KERNEL_DATA_LIMIT = 3 * 2**30  # the kernel's data segment (RLIMIT_DATA); torch's import alone maps 0.9 GB
+    @property
+    def notebook(self):
+        return f"{self.name}.ipynb"
+
+    @property
+    def file_checks(self):
+        """The contract's file checks, in contract order, each once."""
+        return tuple(dict.fromkeys(f.check for f in self.contract))
+
+    @property
+    def zip(self):
+        return DIST / f"{self.name}-autograder.zip"
+
+    @property
+    def samples(self):
+        return DIST / f"{self.name}-samples"
+
+    def lesson(self, module):
+        """One of the lesson package's modules (see the module docstring)."""
+        return importlib.import_module(f"autograder.{self.package}.{module}")
+
+
+def get(name=DEFAULT):
+    """The Assignment called `name` (default: this package's lesson)."""
+    package = name.replace("-", "_")
+    try:
+        return importlib.import_module(f"autograder.{package}").ASSIGNMENT
+    except ModuleNotFoundError as e:
+        raise SystemExit(f"No assignment called {name!r}: its lesson package autograder/{package}/ is missing.") from e

@@ -26,11 +26,21 @@ import threading
 import zipfile
 from pathlib import Path
 
-from .assignment import DATA_ENV, ZIP
+from .assignment import get
 
-METADATA = {"id": 1, "created_at": "2026-01-01T00:00:00.000000-08:00", "submission_method": "upload",
-            "assignment": {"title": "Saving, Loading, and Checkpoints", "due_date": "2026-12-31T23:59:00.000000-08:00",
-                           "total_points": "16.0"},
+
+
+def assignment_of(autograder):
+    """The Assignment an autograder zip grades (its otter_config.json names it)."""
+    with zipfile.ZipFile(autograder) as zf:
+        return get(json.loads(zf.read("otter_config.json"))["assignment_name"])
+
+
+def metadata(assignment):
+    """submission_metadata.json as Gradescope writes it, with what otter reads."""
+    return {"id": 1, "created_at": "2026-01-01T00:00:00.000000-08:00", "submission_method": "upload",
+            "assignment": {"title": assignment.title, "due_date": "2026-12-31T23:59:00.000000-08:00",
+                           "total_points": f"{sum(assignment.questions.values()):.1f}"},
             "users": [{"email": "student@example.com", "id": 1, "name": "Student"}], "previous_submissions": []}
 
 
@@ -55,14 +65,15 @@ def lay_out(root, autograder, upload, as_zip_file=False):
             shutil.copy(upload, root / "submission")
     else:
         shutil.copy(upload, root / "submission")
-    (root / "submission_metadata.json").write_text(json.dumps(METADATA))
+    (root / "submission_metadata.json").write_text(json.dumps(metadata(assignment_of(autograder))))
     return root
 
 
-def run_in_private_autograder(upload, autograder=ZIP, as_zip_file=False, timeout=900):
+def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeout=900):
     """(results.json, stdout) of grading `upload` as Gradescope does, at /autograder in a private
     mount namespace: the zip's own run_autograder, with `sys.executable`'s environment for the
-    image's."""
+    image's. `autograder` defaults to the built zip of the default assignment."""
+    autograder = autograder or get().zip
     with tempfile.TemporaryDirectory() as tmp:
         lay_out(tmp, autograder, upload, as_zip_file)
         script = Path(tmp, "source", "run_autograder")
@@ -75,7 +86,7 @@ def run_in_private_autograder(upload, autograder=ZIP, as_zip_file=False, timeout
             run = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" "
                                   "/autograder && cd /autograder && ./source/run_autograder", tmp],
                                  timeout=timeout, capture_output=True, text=True,
-                                 env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", DATA_ENV)})
+                                 env=grading_environment(autograder))
         if not Path(tmp, "results", "results.json").exists():
             raise RuntimeError(f"run_autograder wrote no results (exit {run.returncode}): {run.stderr[-2000:]}")
         return json.loads(Path(tmp, "results", "results.json").read_text()), run.stdout
@@ -102,7 +113,14 @@ def _mount_point():
                 Path("/autograder").rmdir()
 
 
-def main(upload, autograder=ZIP, as_zip_file=False):
+def grading_environment(autograder):
+    """This process's environment without what would let a grading run use local code or data
+    instead of the zip's: PYTHONPATH and the assignment's data variable."""
+    unset = {"PYTHONPATH", assignment_of(autograder).data_env}
+    return {k: v for k, v in os.environ.items() if k not in unset}
+
+
+def main(upload, autograder=None, as_zip_file=False):
     results, _ = run_in_private_autograder(upload, autograder, as_zip_file)
     for test in results["tests"]:
         score = f"{test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""

@@ -28,8 +28,8 @@ from otter.grade.utils import (POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY, SCOR
                                SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_TOTAL_POINTS_KEY)
 from tqdm import tqdm
 
-from .assignment import DATA_ENV, DIST, SAMPLES, ZIP
-from .emulate import lay_out
+from .assignment import DIST, get
+from .emulate import grading_environment, lay_out
 
 TIMEOUT_S = 600  # Gradescope's default limit for one submission
 FLAGGED = "Flagged for review"  # the hidden results entry the plugin adds for a TA
@@ -51,12 +51,12 @@ class Graded:
         return any(t.get("name") == FLAGGED for t in self.results.get("tests", []))
 
 
-def grade_one(submission, autograder=ZIP, timeout=TIMEOUT_S, as_zip_file=False):
+def grade_one(submission, autograder, timeout=TIMEOUT_S, as_zip_file=False):
     """Grade one submission; never raises for the submission's sake."""
     submission = Path(submission)
     with tempfile.TemporaryDirectory() as tmp:
         root = lay_out(tmp, autograder, submission, as_zip_file)
-        env = {k: v for k, v in os.environ.items() if k not in (DATA_ENV, "PYTHONPATH")}  # the zip's data and code
+        env = grading_environment(autograder)  # the zip's own code and data
         try:
             run = subprocess.run([sys.executable, str(root / "source" / "run_otter.py"), str(root)], env=env,
                                  timeout=timeout, capture_output=True, text=True)
@@ -125,7 +125,7 @@ def submissions_in(paths):
     return found
 
 
-def grade_all(paths, out, autograder=ZIP, workers=None, timeout=TIMEOUT_S):
+def grade_all(paths, out, autograder, workers=None, timeout=TIMEOUT_S):
     """Grade every submission under `paths` in parallel; write the CSV and feedback files."""
     subs = submissions_in(paths)
     workers = workers or os.cpu_count() or 1
@@ -142,8 +142,9 @@ def grade_all(paths, out, autograder=ZIP, workers=None, timeout=TIMEOUT_S):
     return graded, questions
 
 
-def main(paths=None, out=None, workers=None):
-    out = out or DIST / "grades"
-    graded, questions = grade_all(paths or [SAMPLES], out, workers=workers)
+def main(paths=None, out=None, workers=None, assignment=None):
+    a = get(assignment) if assignment else get()
+    out = out or DIST / f"{a.name}-grades"
+    graded, questions = grade_all(paths or [a.samples], out, a.zip, workers=workers)
     print(table(graded, questions))
     print(f"\nscores: {Path(out) / 'final_grades.csv'}; feedback: {Path(out) / 'feedback'}/")

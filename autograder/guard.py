@@ -9,7 +9,7 @@ the whole grading. Each of the student's cells gets:
 - a data limit for the kernel process: an allocation past it fails with MemoryError in the cell
   instead of the machine killing the kernel.
 What this cannot stop (a cell that ignores SIGALRM, os._exit, a kill from outside) is bounded
-from outside the kernel: the plugin's watchdog ends the run at assignment.RUN_TIME_LIMIT_S and
+from outside the kernel: the plugin's watchdog ends the run at the assignment's limit and
 the harness writes the results from the plugin's own verdicts.
 """
 

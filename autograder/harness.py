@@ -22,14 +22,16 @@ from pathlib import Path
 from otter.run.run_autograder import main as run_autograder
 
 from .arrange import SubmissionError, arrange
+from .assignment import get
 from .plugin import GuardSubmission
 
 
 def main(autograder_dir="/autograder"):
     ag = Path(autograder_dir)
     results = ag / "results" / "results.json"
+    assignment = get(json.loads((ag / "source" / "otter_config.json").read_text())["assignment_name"])
     try:
-        arranged = arrange(ag / "submission")
+        arranged = arrange(ag / "submission", assignment)
     except SubmissionError as e:
         return _write(results, {"score": 0, "tests": [{"name": "Submission", "visibility": "visible",
                                                       "status": "failed", "output": str(e)}]})

@@ -29,17 +29,17 @@ from otter.test_files import GradingResults
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
-from .assignment import QUESTIONS, VERDICTS_ENV
+from .assignment import VERDICTS_ENV
 
 PACKAGE = Path(__file__).resolve().parent
 TIME_LIMIT_S = 180  # the kernel-free cases: file loads and the re-run comparison, ~5 s here
 MESSAGE_LIMIT = 4000  # characters of one case's message kept from the kernel
 
 
-def read_tests(tests_dir):
-    """{question: test file source} in notebook order, read now: later the kernel could rewrite
-    the files."""
-    order = list(QUESTIONS)
+def read_tests(tests_dir, questions):
+    """{question: test file source}, in the order of `questions` (notebook order), read now:
+    later the kernel could rewrite the files."""
+    order = list(questions)
     files = sorted(Path(tests_dir).glob("*.py"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
     return {p.stem: p.read_text() for p in files}
 

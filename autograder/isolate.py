@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from .feedback import Verdict, problem
+from .codes import Verdict, problem
 
 TIME_LIMIT_S = 120  # per check; the slowest (crash: two resumed epochs) takes about 2 s on CPU
 

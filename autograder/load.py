@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .feedback import problem
+from .codes import problem
 
 MAX_FILE_BYTES = 50 * 2**20
 MAX_UNPACKED_BYTES = 100 * 2**20

@@ -9,7 +9,7 @@ otter calls, in otter's own process:
   code has run, moves the submitted checkpoints to ../submitted (the re-run would overwrite
   them), and grades them there in fresh interpreters (isolate.py);
 - `before_execution` with the notebook: a first cell bounds every student cell (guard.py), and
-  a watchdog ends the run at assignment.RUN_TIME_LIMIT_S;
+  a watchdog ends the run at the assignment's run_time_limit_s;
 - `after_grading` with otter's results: rebuilt from the plugin's own verdicts and a fresh run
   of every kernel-free case (integrity.py), then the feedback's summary (HTML: notes, what
   happened to the run, the resume picture).
@@ -31,9 +31,9 @@ from otter.test_files import GradingResults
 
 from . import integrity
 from .arrange import SubmissionError, arrange
-from .assignment import CELL_OUTPUT_LIMIT, CELL_TIME_LIMIT_S, FILE_CHECKS, KERNEL_DATA_LIMIT, RUN_TIME_LIMIT_S, SUBMITTED
-from .feedback import html_summary
-from .isolate import run_checks
+from .assignment import SUBMITTED, get
+from .isolate import CHECKER, run_checks
+from .report import html_summary
 
 OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
 SUMMARY_LIMIT = 150_000  # characters of the top-level output (the picture is about 60,000)
@@ -55,41 +55,43 @@ class GuardSubmission(AbstractOtterPlugin):
         print(f"GuardSubmission from {Path(__file__).resolve()}", flush=True)  # which copy graded, for a TA
         GuardSubmission.active = self
         integrity.harden_otter()
-        self.config, self.here = config, Path.cwd()
+        self.config, self.here, self.assignment = config, Path.cwd(), get(config.assignment_name)
         source = self.here.parent / "source"
         provided = {p.name for p in (source / "files").iterdir()} | {"tests", "__init__.py"}
         try:
-            arranged = arrange(self.here, keep=provided)
+            arranged = arrange(self.here, self.assignment, keep=provided)
         except SubmissionError as e:
             raise OtterRuntimeError(str(e)) from e
         earlier = self.here.parent / "arranged.json"  # the harness arranged the upload before otter looked
         self.notes = (json.loads(earlier.read_text())["notes"] if earlier.exists() else []) + arranged.notes
         for p in (source / "files").iterdir():  # the grader's copies, whatever the student sent
             _replace(p, self.here / p.name)
-        self.tests = integrity.read_tests(source / "tests")
+        self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         submitted = (self.here / SUBMITTED).resolve()
         shutil.rmtree(submitted, ignore_errors=True)
         submitted.mkdir()
         if (self.here / "checkpoints").is_dir():
             shutil.move(self.here / "checkpoints", submitted / "checkpoints")
-        self.verdicts = run_checks(FILE_CHECKS, submitted)
+        self.verdicts = run_checks(self.assignment.file_checks, submitted,
+                                   checker=(*CHECKER, "--assignment", self.assignment.name))
         (submitted / "verdicts.json").write_text(json.dumps(self.verdicts, indent=1))
 
     def before_execution(self, nb):
         """A first cell bounds each student cell; a watchdog bounds the whole run."""
         self.progress = Path(tempfile.mkdtemp()) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+        a = self.assignment
         nb.cells.insert(0, nbformat.v4.new_code_cell(
             "from autograder import guard\n"
-            f"guard.install({self.cells!r}, {CELL_TIME_LIMIT_S}, {CELL_OUTPUT_LIMIT}, {KERNEL_DATA_LIMIT}, "
+            f"guard.install({self.cells!r}, {a.cell_time_limit_s}, {a.cell_output_limit}, {a.kernel_data_limit}, "
             f"{str(self.progress)!r})\ndel guard"))
-        self.watchdog = Watchdog(RUN_TIME_LIMIT_S)
+        self.watchdog = Watchdog(a.run_time_limit_s)
         self.watchdog.start()
         return nb
 
     def after_grading(self, results):
         self.watchdog.stop()
-        self._finish(results, events=_events(results.notebook, self.cells))
+        self._finish(results, events=_events(results.notebook, self.cells, self.assignment))
 
     def results_without_kernel(self, error):
         """Results when otter stopped without any: the kernel died or was stopped (`error`)."""
@@ -98,7 +100,7 @@ class GuardSubmission(AbstractOtterPlugin):
             watchdog.stop()
         results = GradingResults([])
         if watchdog and watchdog.fired:
-            why = f"the notebook ran past the grader's limit of {RUN_TIME_LIMIT_S} s and was stopped"
+            why = f"the notebook ran past the grader's limit of {self.assignment.run_time_limit_s} s and was stopped"
         else:
             why = f"the notebook's kernel stopped ({error})"
         started = self._last_cell()
@@ -111,8 +113,8 @@ class GuardSubmission(AbstractOtterPlugin):
         trusted = integrity.run_kernel_free(self.tests, self.here, self.verdicts)
         flags = integrity.rebuild(results, self.tests, trusted, kernel_stopped)
         hints = [n for v in self.verdicts.values() for n in v.get("notes", [])]
-        plot = self.verdicts.get("crash", {}).get("plot")
-        results.set_output(html_summary(self.notes + hints, plot, events))
+        figure = self.assignment.lesson("picture").feedback_picture(self.verdicts)
+        results.set_output(html_summary(self.notes + hints, figure, events))
         results.flags = flags
         results.__class__ = HtmlOutput
 
@@ -166,7 +168,7 @@ class Watchdog(threading.Thread):
         self._done.set()
 
 
-def _events(notebook, cells):
+def _events(notebook, cells, assignment):
     """What the guard did, from the executed notebook: cells stopped or cut short."""
     if notebook is None:
         return []
@@ -176,9 +178,9 @@ def _events(notebook, cells):
             number = next((n for n, s in cells if s == cell.source), None)
             if out.get("ename") == "CellTimeLimit":
                 found.append(f"{_describe(number, sources.get(number, ''))} ran past the grader's limit of "
-                             f"{CELL_TIME_LIMIT_S} s and was stopped; the notebook went on with the next cell.")
+                             f"{assignment.cell_time_limit_s} s and was stopped; the notebook went on with the next cell.")
             elif out.get("output_type") == "stream" and "[output cut by the grader" in out.get("text", ""):
-                found.append(f"{_describe(number, sources.get(number, ''))} printed over {CELL_OUTPUT_LIMIT:,} "
+                found.append(f"{_describe(number, sources.get(number, ''))} printed over {assignment.cell_output_limit:,} "
                              "characters; the rest of its output was dropped.")
             elif out.get("ename") == "MemoryError" or "can't allocate memory" in out.get("evalue", ""):
                 found.append(f"{_describe(number, sources.get(number, ''))} ran out of memory.")

@@ -3,9 +3,10 @@
     .venv/bin/python tests/benchmark_grading.py [SUBMISSION.zip]   (after `python -m autograder build`)
 
 Measured side by side in one run: a bare `import torch` (and `import torch, torchvision`) of
-the same build, the solution notebook run top to bottom, and `otter run` on the reference
-submission. Memory is the peak of the summed RSS of the whole process tree (otter, the
-notebook's kernel, the checker subprocesses), sampled every 20 ms. Targets (issue 2): grading
+the same build, the solution notebook run top to bottom, and grading the reference submission as
+Gradescope runs the zip (laid out by emulate.lay_out, then the zip's run_otter.py). Memory is the
+peak of the summed RSS of the whole process tree (otter, the notebook's kernel, the checker
+subprocesses), sampled every 20 ms. Targets (issue 2): grading
 <= 60 s CPU; memory above the torch imports <= 250 MB.
 """
 
@@ -23,7 +24,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from autograder.build import NAME, SAMPLES, ZIP  # noqa: E402
+from autograder.assignment import get  # noqa: E402
+from autograder.emulate import grading_environment, lay_out  # noqa: E402
 
 
 def imports(pid):
@@ -59,7 +61,7 @@ def measure(cmd, **kwargs):
 
 
 def main(submission):
-    py = sys.executable
+    py, a = sys.executable, get()
     # a bare import's RSS varies by about 10 % from run to run here: take the median of three
     torch_mb, vision_mb = (statistics.median(measure([py, "-c", f"import {mods}; import time; time.sleep(0.3)"])[2]
                                              for _ in range(3))
@@ -70,28 +72,23 @@ def main(submission):
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp, "nb")
         with zipfile.ZipFile(submission) as zf:
-            zf.extract(f"{NAME}.ipynb", work)
-        (work / "gpu_checkpoint.pth").write_bytes((REPO / "release" / NAME / "gpu_checkpoint.pth").read_bytes())
+            zf.extract(a.notebook, work)
+        (work / "gpu_checkpoint.pth").write_bytes((REPO / "release" / a.name / "gpu_checkpoint.pth").read_bytes())
         wall, cpu, peak, _ = measure(["jupyter", "nbconvert", "--to", "notebook", "--execute",
-                                      "--output", "executed.ipynb", f"{NAME}.ipynb"], cwd=work,
+                                      "--output", "executed.ipynb", a.notebook], cwd=work,
                                      env={**os.environ, "PATH": f"{Path(py).parent}:{os.environ['PATH']}"})
         print(f"notebook run-all:                {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
 
-        unpacked, out = Path(tmp, "ag"), Path(tmp, "out")
-        out.mkdir()
-        with zipfile.ZipFile(ZIP) as zf:
-            zf.extractall(unpacked)
-        env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_ROOT"}
-        env["PYTHONPATH"] = str(unpacked)
-        wall, cpu, peak, at_peak = measure([py, "-m", "otter", "run", "-a", str(ZIP), "-o", str(out),
-                                            "--no-logo", str(submission)], env=env)
+        root = lay_out(Path(tmp, "ag"), a.zip, submission)
+        wall, cpu, peak, at_peak = measure([py, str(root / "source" / "run_otter.py"), str(root)],
+                                           env=grading_environment(a.zip))
     # each process is charged the bare import of what it loaded (read from its memory map)
     baselines = [{"torchvision": vision_mb, "torch": torch_mb}.get(loaded, 0) for _, loaded in at_peak]
-    print(f"grading (otter run), whole tree: {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
+    print(f"grading (as Gradescope), tree:  {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
     print(f"  processes at the peak (MB, what they loaded): {', '.join(f'{mb:.0f} ({i})' for mb, i in at_peak)}")
     print(f"  above their torch imports ({' + '.join(f'{b:.0f}' for b in baselines if b)} MB): "
           f"{peak - sum(baselines):.0f} MB (target <= 250 MB); CPU target <= 60 s")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES / "reference.zip")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else get().samples / "reference.zip")

@@ -7,9 +7,9 @@ torch.manual_seed seeds but which yields other numbers than the CPU one. The ini
 (built on the CPU) and the data order (a CPU generator) stay the same. So a GPU run is the CPU
 run with another dropout stream, and that is what this script emulates on the CPU: it replays
 the notebook's three training runs (Exercises 2, 3 and 4, same seeds, same code as
-autograder/reference.py) once with the CPU stream and once per extra stream, and prints, side
-by side, the numbers the grader compares across a re-run (verify.same_run) and the ratios it
-scores (score.continuity, resume.ADVANTAGE_THRESHOLD).
+autograder/saving_and_loading/model.py) once with the CPU stream and once per extra stream, and prints, side
+by side, the numbers the grader compares across a re-run (verification.same_run) and the ratios it
+scores (resume.continuity, resume.ADVANTAGE_THRESHOLD).
 """
 
 import copy
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograder.reference import MNISTModel, canonical_splits, evaluate, make_loader, train_one_epoch  # noqa: E402
-from autograder.score import ReferenceEarlyStopping  # noqa: E402
+from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping  # noqa: E402
+from autograder.saving_and_loading.model import MNISTModel, canonical_splits, evaluate, make_loader, train_one_epoch  # noqa: E402
 
 TRAIN, VAL, _ = canonical_splits()
 VAL_LOADER = make_loader(VAL)

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from autograder import build, grade
+from autograder.assignment import get
 from catalogue.make import make_all
 
 WORKERS = os.cpu_count() or 1
@@ -18,7 +19,7 @@ def built(tmp_path_factory):
     paths = {"release_dir": root / "release", "zip_path": root / "dist" / "autograder.zip",
              "samples_dir": root / "samples"}
     build.main(build=root / "work", **paths)
-    return {**paths, "solution": root / "work" / "dist" / "autograder" / f"{build.NAME}.ipynb"}
+    return {**paths, "solution": root / "work" / "dist" / "autograder" / get().notebook}
 
 
 @pytest.fixture(scope="session")

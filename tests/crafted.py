@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import torch
 
-from autograder.build import write_gpu_checkpoint
-from autograder.reference import MNISTModel
+from autograder.saving_and_loading.build import write_gpu_checkpoint
+from autograder.saving_and_loading.model import MNISTModel
 
 CANARY = "payload-ran.txt"
 

@@ -12,24 +12,26 @@ import nbformat
 import yaml
 
 from autograder import build
-from autograder.assignment import CONTRACT, NOTEBOOK, QUESTIONS
+from autograder.saving_and_loading import ASSIGNMENT
 
-MASTER = build.SOURCE / NOTEBOOK
+NOTEBOOK = ASSIGNMENT.notebook
+SOURCE, RELEASE = build.source_of(ASSIGNMENT), build.release_of(ASSIGNMENT)
+MASTER = SOURCE / NOTEBOOK
 REQUIREMENTS = build.REPO / "requirements.txt"
 
 
 def test_committed_release_is_what_the_build_makes(built):
     fresh = sorted(p.name for p in built["release_dir"].iterdir())
-    committed = sorted(p.name for p in build.RELEASE.iterdir())
+    committed = sorted(p.name for p in RELEASE.iterdir())
     assert fresh == committed
     for name in fresh:
-        assert (built["release_dir"] / name).read_bytes() == (build.RELEASE / name).read_bytes(), (
-            f"release/{build.NAME}/{name} differs from a fresh build: run `python -m autograder build` and commit")
+        assert (built["release_dir"] / name).read_bytes() == (RELEASE / name).read_bytes(), (
+            f"release/{ASSIGNMENT.name}/{name} differs from a fresh build: run `python -m autograder build` and commit")
 
 
 def test_build_is_reproducible(built, tmp_path):
     again = tmp_path / "release"
-    build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", samples_dir=None)
+    build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", with_samples=False)
     assert (again / NOTEBOOK).read_bytes() == (built["release_dir"] / NOTEBOOK).read_bytes()
 
 
@@ -81,7 +83,7 @@ def test_autograder_zip_carries_data_package_and_harness(built):
         names = set(zf.namelist())
         run_otter = zf.read("run_otter.py").decode()
     assert {"files/data/MNIST/raw/t10k-images-idx3-ubyte.gz", "files/data/MNIST/raw/t10k-labels-idx1-ubyte.gz",
-            "files/gpu_checkpoint.pth", "autograder/plugin.py", "files/autograder/checks.py", "environment.yml"} <= names
+            "files/gpu_checkpoint.pth", "autograder/plugin.py", "files/autograder/saving_and_loading/hidden.py", "environment.yml"} <= names
     assert run_otter == build.RUN_OTTER and "from autograder.harness import main" in run_otter
 
 
@@ -99,7 +101,7 @@ def test_the_image_uses_the_python_and_the_versions_ci_tests(built):
     image, dev = pins("\n".join(pip)), pins(REQUIREMENTS.read_text())
     assert set(image) == {"torch", "torchvision", "matplotlib", "psutil", "otter-grader"}
     assert {k: dev[k] for k in image} == image
-    autograder_reqs = (build.SOURCE / "requirements-autograder.txt").read_text()
+    autograder_reqs = (SOURCE / "requirements-autograder.txt").read_text()
     assert pins(autograder_reqs) == image and "download.pytorch.org/whl/cpu" in autograder_reqs
 
 
@@ -107,14 +109,14 @@ def test_questions_and_points_are_the_masters():
     master = nbformat.read(MASTER, as_version=4)
     declared = [yaml.safe_load(c.source.removeprefix("# BEGIN QUESTION")) for c in master.cells
                 if c.cell_type == "raw" and c.source.startswith("# BEGIN QUESTION")]
-    assert {q["name"]: q["points"] for q in declared} == QUESTIONS
-    assert [q["name"] for q in declared] == list(QUESTIONS)
+    assert {q["name"]: q["points"] for q in declared} == ASSIGNMENT.questions
+    assert [q["name"] for q in declared] == list(ASSIGNMENT.questions)
 
 
 def test_export_cell_is_written_from_the_contract(built):
     release = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
-    assert release.cells[-1].source == build.export_cell()
-    for f in CONTRACT:
+    assert release.cells[-1].source == build.export_cell(ASSIGNMENT)
+    for f in ASSIGNMENT.contract:
         assert repr(f.path) in release.cells[-1].source
 
 

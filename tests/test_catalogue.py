@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from autograder import grade
-from autograder.assignment import QUESTIONS
+from autograder.saving_and_loading import ASSIGNMENT
+
+QUESTIONS = ASSIGNMENT.questions
 from catalogue.make import entries
 
 ENTRIES = {e["name"]: e for e in entries()}

@@ -14,7 +14,9 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import grade
-from autograder.assignment import CONTRACT, NOTEBOOK, QUESTIONS
+from autograder.saving_and_loading import ASSIGNMENT
+
+CONTRACT, NOTEBOOK, QUESTIONS = ASSIGNMENT.contract, ASSIGNMENT.notebook, ASSIGNMENT.questions
 
 STAND_IN = {
     "google/__init__.py": "",

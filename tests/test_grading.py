@@ -1,6 +1,8 @@
 """End to end: the sample submissions graded with the built autograder zip, as Gradescope runs it."""
 
-from autograder.assignment import QUESTIONS
+from autograder.saving_and_loading import ASSIGNMENT
+
+QUESTIONS = ASSIGNMENT.questions
 
 
 def test_reference_gets_full_marks(graded):

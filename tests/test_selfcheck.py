@@ -15,9 +15,11 @@ import nbformat
 import pytest
 
 from autograder import build, grade
-from autograder.assignment import FILE_CHECKS, NOTEBOOK
-from autograder.feedback import MESSAGES
-from autograder.selfcheck import verdicts
+from autograder.saving_and_loading import ASSIGNMENT
+from autograder.saving_and_loading.messages import MESSAGES
+from autograder.saving_and_loading.selfcheck import verdicts
+
+FILE_CHECKS, NOTEBOOK = ASSIGNMENT.file_checks, ASSIGNMENT.notebook
 from test_catalogue import ENTRIES
 
 # Codes only the file checks produce (load, inspect, verify); `not_best` is left out because the
@@ -44,8 +46,8 @@ def shipped(built, tmp_path_factory):
 
 
 def test_the_notebook_ships_the_file_checks_and_not_the_hidden_rules(shipped):
-    assert sorted(p.stem for p in (shipped / "autograder").glob("*.py")) == sorted(build.SHIPPED)
-    assert not {"resume", "score", "checks", "plugin"} & {p.stem for p in (shipped / "autograder").iterdir()}
+    assert sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*.py")) == sorted(build.shipped_files(ASSIGNMENT))
+    assert not {"resume", "early_stopping", "hidden", "checks", "plugin"} & {p.stem for p in shipped.rglob("*.py")}
 
 
 def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_path):
@@ -53,7 +55,7 @@ def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_
         zf.extractall(tmp_path)
     script = ("import autograder, sys\n"
               f"assert autograder.__file__.startswith({str(shipped)!r}), autograder.__file__\n"
-              "from autograder import selfcheck\n"
+              "from autograder.saving_and_loading import selfcheck\n"
               "sys.exit(0 if selfcheck.report() else 1)")
     env = {**os.environ, "PYTHONPATH": str(shipped)}
     run = subprocess.run([sys.executable, "-P", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)

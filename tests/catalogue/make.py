@@ -18,8 +18,11 @@ import nbformat
 import torch
 import yaml
 
-from autograder.assignment import NAME, NOTEBOOK
-from autograder.build import save_as_on_gpu, submit
+from autograder.build import submit
+from autograder.saving_and_loading import ASSIGNMENT
+from autograder.saving_and_loading.build import save_as_on_gpu
+
+NAME, NOTEBOOK = ASSIGNMENT.name, ASSIGNMENT.notebook
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 

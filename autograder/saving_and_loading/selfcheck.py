@@ -9,24 +9,25 @@ sequences, and it re-runs your notebook and compares the files that run writes w
 
 import torch
 
-from .assignment import CONTRACT, FILE_CHECKS
-from .feedback import Verdict
+from ..codes import Verdict
+from . import ASSIGNMENT
 from .filechecks import CHECKS, Files
+
+FILE_CHECKS = ASSIGNMENT.file_checks
 
 
 def verdicts(names=FILE_CHECKS, folder="."):
     """[Verdict] of the named file checks on the files under `folder`.
 
     Args:
-        names: file checks to run (assignment.FILE_CHECKS: saved_model, periodic, best, crash,
-            early_stopping).
+        names: file checks to run (saved_model, periodic, best, crash, early_stopping).
         folder: the folder that holds checkpoints/.
 
     Returns:
         One Verdict per check, with the grader's problems (code and message) and hints.
     """
     files = Files(folder, "cuda" if torch.cuda.is_available() else "cpu")
-    return [Verdict(name, *CHECKS[name](files)) for name in names]
+    return [Verdict.of(name, CHECKS[name](files)) for name in names]
 
 
 def report(folder="."):
@@ -40,7 +41,7 @@ def report(folder="."):
     """
     found = verdicts(FILE_CHECKS, folder)
     for verdict in found:
-        paths = ", ".join(f.path for f in CONTRACT if f.check == verdict.check)
+        paths = ", ".join(f.path for f in ASSIGNMENT.contract if f.check == verdict.check)
         print(f"{paths}:\n{verdict.render()}")
     return all(v.ok for v in found)
 

@@ -2,19 +2,19 @@
 
 import torch
 
-from autograder.inspect import inspect_checkpoint, inspect_state_dict
-from autograder.reference import MNISTModel
+from autograder.codes import Found
+from autograder.saving_and_loading.inspection import inspect_checkpoint, inspect_state_dict
+from autograder.saving_and_loading.model import MNISTModel
 from crafted import trained_checkpoint
 
 
 def codes(found):
-    problems = found[0] if isinstance(found, tuple) else found
-    return [p.code for p in problems]
+    return [p.code for p in (found.problems if isinstance(found, Found) else found)]
 
 
 def test_valid_checkpoint_and_state_dict():
     ckpt, _ = trained_checkpoint()
-    assert inspect_checkpoint(ckpt, "c.pth", epoch=1) == ([], [])
+    assert inspect_checkpoint(ckpt, "c.pth", epoch=1) == Found()
     assert inspect_state_dict(ckpt["model_state_dict"], "m.pth") == []
 
 
@@ -42,8 +42,8 @@ def test_checkpoint_problems():
 
 def test_tensor_loss_with_grad_is_accepted_with_a_hint():
     ckpt, loss = trained_checkpoint()
-    problems, notes = inspect_checkpoint({**ckpt, "loss": loss}, "c")
-    assert problems == [] and "loss.item()" in notes[0]
+    found = inspect_checkpoint({**ckpt, "loss": loss}, "c")
+    assert found.ok and "loss.item()" in found.notes[0]
 
 
 def test_fresh_optimizer_state_has_no_moments():

@@ -1,15 +1,19 @@
-"""The notebook and autograder.reference define the same model, data split and data loading."""
+"""The notebook and the lesson's model module define the same model, data split and data loading,
+with the batch size the declaration states."""
 
 import nbformat
 import torch
 
-from autograder import reference
-from autograder.build import RELEASE, NAME
+from autograder import build
+from autograder.assignment import get
+from autograder.saving_and_loading import BATCH_SIZE
+from autograder.saving_and_loading import model as reference
 
 
 def notebook_namespace():
     """Run the release notebook's definition cells (imports, data, model, loaders) only."""
-    nb = nbformat.read(RELEASE / f"{NAME}.ipynb", as_version=4)
+    a = get()
+    nb = nbformat.read(build.release_of(a) / a.notebook, as_version=4)
     wanted = ("import copy", "def mnist_split", "class MNISTModel", "def make_loader")
     ns = {}
     exec("import os, sys, subprocess\nfrom pathlib import Path", ns)
@@ -24,7 +28,7 @@ def test_notebook_and_reference_agree(tmp_path, monkeypatch):
     ns = notebook_namespace()
     with torch.device("meta"):
         got = {k: v.shape for k, v in ns["MNISTModel"]().state_dict().items()}
-    from autograder.inspect import reference_shapes
+    from autograder.saving_and_loading.inspection import reference_shapes
 
     assert got == {k: torch.Size(v) for k, v in reference_shapes().items()}
     train, val, test = reference.canonical_splits()
@@ -39,6 +43,7 @@ def test_notebook_and_reference_agree(tmp_path, monkeypatch):
         model = model_class()
         losses.append(train_one_epoch(model, torch.optim.Adam(model.parameters()), make_loader(data, 1)))
     assert losses[0] == losses[1]
+    assert ns["make_loader"](ns["val_set"]).batch_size == BATCH_SIZE
 
 
 def test_missing_data_names_the_files(tmp_path, monkeypatch):

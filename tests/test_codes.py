@@ -1,11 +1,14 @@
-"""Feedback: every problem code is documented, and every message can be filled in."""
+"""Problem codes: every code is documented, every message can be filled in; the feedback's HTML."""
 
 import base64
 import re
 import string
 from pathlib import Path
 
-from autograder.feedback import MESSAGES, Verdict, html_summary, problem
+from autograder.codes import Verdict
+from autograder.report import html_summary
+from autograder.saving_and_loading.messages import MESSAGES, problem
+from autograder.saving_and_loading.picture import feedback_picture
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -24,19 +27,20 @@ def test_every_message_formats():
 
 
 def test_verdict_round_trip():
-    v = Verdict("crash", [problem("missing", name="checkpoints/crash.pth")], ["a hint"], plot={"epoch": 10})
+    v = Verdict("crash", [problem("missing", name="checkpoints/crash.pth", remedy="run the crash cell")], ["a hint"], plot={"epoch": 10})
     again = Verdict.from_dict(v.to_dict())
     assert again == v and not again.ok and "[missing]" in again.render() and "a hint" in again.render()
 
 
 def test_summary_escapes_notes_and_embeds_the_resume_picture():
     plot = {"epoch": 10, "loss": 0.05, "restored": [0.04, 0.03, 0.035], "fresh": [0.06, 0.05, 0.055]}
-    summary = html_summary(["a key named <script>alert(1)</script> & more"], plot)
+    summary = html_summary(["a key named <script>alert(1)</script> & more"], feedback_picture({"crash": {"plot": plot}}))
     assert "<script>" not in summary and "&lt;script&gt;" in summary and "&amp; more" in summary
     [png] = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', summary)
     assert base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_summary_without_a_resume_has_no_picture():
-    assert "<img" not in html_summary(["a hint"], {})
-    assert html_summary([], {}) == ""
+    assert feedback_picture({"crash": {"plot": {}}}) is None and feedback_picture({}) is None
+    assert "<img" not in html_summary(["a hint"], None)
+    assert html_summary([], None) == ""

@@ -1,7 +1,7 @@
-"""The lesson's reference pieces: the MNIST MLP, the canonical data split and one epoch of training.
+"""The lesson's model and data: the MNIST MLP, the canonical data split and one epoch of training.
 
 The student notebook defines the same model, split and loops in its own cells (students must see
-them); tests/test_reference.py checks that the notebook and this module agree, so the grader's
+them); tests/test_model.py checks that the notebook and this module agree, so the grader's
 numbers are the student's numbers.
 """
 
@@ -16,12 +16,7 @@ from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
 
-SPLIT_SEED = 0  # fixed: the same 8k / 1k / 1k subsets for every student and the grader
-SPLIT_SIZES = (8000, 1000, 1000)
-BATCH_SIZE = 64
-STEPS_PER_EPOCH = -(-SPLIT_SIZES[0] // BATCH_SIZE)  # 125 Adam steps in each epoch of the lesson
-LR = 1e-3
-DATA_ENV = "MNIST_DATA_ROOT"
+from . import BATCH_SIZE, DATA_ENV, SPLIT_SEED, SPLIT_SIZES
 
 
 class MNISTModel(nn.Module):

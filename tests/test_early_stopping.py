@@ -5,9 +5,9 @@ import math
 import torch
 from hypothesis import given, strategies as st
 
-from autograder.reference import MNISTModel
-from autograder.score import (ReferenceEarlyStopping, compare_early_stopping, continuity, optimizer_continued,
-                              trace)
+from autograder.saving_and_loading.model import MNISTModel
+from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping, compare_early_stopping, trace
+from autograder.saving_and_loading.resume import continuity, optimizer_continued
 
 losses = st.lists(st.one_of(st.floats(0.01, 2.0), st.just(float("nan")), st.sampled_from([0.5, 0.7])),
                   min_size=1, max_size=30)
@@ -74,27 +74,33 @@ def test_continuity():
     assert [p.code for p in continuity(before, [math.nan, 0.15], 4, 3)] == ["discontinuous"]
 
 
-class Resumable(ReferenceEarlyStopping):
-    def state_dict(self):
-        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "counter": self.counter,
-                "epoch": self.epoch}
-
-    def load_state_dict(self, state):
-        self.__dict__.update(state)
-
-
-class ForgetsCounter(Resumable):
+class ForgetsCounter(ReferenceEarlyStopping):
     def load_state_dict(self, state):
         super().load_state_dict({**state, "counter": 0})
 
 
-def test_resumed_early_stopping():
-    from autograder.score import compare_resumed_early_stopping
+class NoStateDict:
+    """Steps like the reference, but has no state_dict() to resume from."""
 
-    assert compare_resumed_early_stopping(Resumable) == []
+    def __init__(self, patience):
+        self._inner = ReferenceEarlyStopping(patience)
+
+    def step(self, val_loss, model):
+        return self._inner.step(val_loss, model)
+
+    def __getattr__(self, name):
+        if name in ("state_dict", "load_state_dict"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_resumed_early_stopping():
+    from autograder.saving_and_loading.early_stopping import compare_resumed_early_stopping
+
+    assert compare_resumed_early_stopping(ReferenceEarlyStopping) == []  # resumes like Lightning's callback
     problems = compare_resumed_early_stopping(ForgetsCounter)
     assert problems and "resumed from state_dict()" in problems[0].message
-    assert "AttributeError" in compare_resumed_early_stopping(ReferenceEarlyStopping)[0].message
+    assert "AttributeError" in compare_resumed_early_stopping(NoStateDict)[0].message
 
 
 def test_optimizer_continued_reads_adams_step_count():

@@ -6,10 +6,12 @@ import math
 import pytest
 import torch
 
-from autograder import reference as ref
-from autograder.inspect import inspect_checkpoint
-from autograder.resume import ADVANTAGE_THRESHOLD, resume_advantage
-from autograder.verify import fingerprint, same_run, verify_train_loss, verify_val_loss
+from autograder.codes import Found
+from autograder.saving_and_loading import LR, STEPS_PER_EPOCH
+from autograder.saving_and_loading import model as ref
+from autograder.saving_and_loading.inspection import inspect_checkpoint
+from autograder.saving_and_loading.resume import ADVANTAGE_THRESHOLD, resume_advantage
+from autograder.saving_and_loading.verification import fingerprint, same_run, verify_train_loss, verify_val_loss
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def run():
     torch.manual_seed(0)
     train, val, _ = ref.canonical_splits()
     model = ref.MNISTModel()
-    opt = torch.optim.Adam(model.parameters(), lr=ref.LR)
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
     saved = {}
     for epoch in range(1, 11):
         loss = ref.train_one_epoch(model, opt, ref.make_loader(train, epoch))
@@ -32,7 +34,7 @@ def run():
 def test_honest_checkpoint_passes(run):
     saved, train, val = run
     ckpt = saved[10]
-    assert inspect_checkpoint(ckpt, "c", epoch=10, extra_keys=("val_loss",), steps_per_epoch=ref.STEPS_PER_EPOCH) == ([], [])
+    assert inspect_checkpoint(ckpt, "c", epoch=10, extra_keys=("val_loss",), steps_per_epoch=STEPS_PER_EPOCH) == Found()
     assert verify_val_loss(ckpt, "c", val, "cpu") == []
     assert verify_train_loss(ckpt, "c", train, "cpu") == []
 
@@ -52,7 +54,7 @@ def test_genuine_optimizer_state_gives_a_resume_advantage(run):
     problems, ratio, curves = resume_advantage(saved[10], "c", train, "cpu")
     assert problems == [] and ratio > ADVANTAGE_THRESHOLD
     # the picture's curves are the two resumed epochs, batch by batch
-    assert len(curves["restored"]) == len(curves["fresh"]) == ref.STEPS_PER_EPOCH
+    assert len(curves["restored"]) == len(curves["fresh"]) == STEPS_PER_EPOCH
     assert sum(curves["fresh"]) / sum(curves["restored"]) == pytest.approx(ratio)
 
 
@@ -75,7 +77,7 @@ def test_stale_optimizer_state_is_caught_by_its_step_count(run):
     step count is what gives it away."""
     saved, _, _ = run
     stale = {**saved[10], "optimizer_state_dict": saved[1]["optimizer_state_dict"]}
-    problems, _ = inspect_checkpoint(stale, "c", epoch=10, steps_per_epoch=ref.STEPS_PER_EPOCH)
+    problems = inspect_checkpoint(stale, "c", epoch=10, steps_per_epoch=STEPS_PER_EPOCH).problems
     assert [p.code for p in problems] == ["stale_optimizer_state"]
 
 
@@ -101,7 +103,7 @@ def test_reproduction_across_devices_compares_what_no_dropout_stream_changes(run
 
 
 def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
-    from autograder.score import bit_identical_resume
+    from autograder.saving_and_loading.resume import bit_identical_resume
 
     saved, train, _ = run
     path = tmp_path / "crash.pth"

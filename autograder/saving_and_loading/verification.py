@@ -5,9 +5,9 @@ A hand-made or edited checkpoint (a made-up 'val_loss', weights from elsewhere) 
 
 import torch
 
-from .feedback import problem
-from .inspect import loss_value
-from .reference import MNISTModel, evaluate, make_loader
+from .messages import problem
+from .model import MNISTModel, evaluate, make_loader
+from .recorded import loss_value
 
 # Validation loss is recorded in eval mode, so it can be recomputed: only float summation order
 # (CPU vs GPU, mean of batch means vs mean over examples, measured < 1 %) separates the two.

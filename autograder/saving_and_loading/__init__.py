@@ -1,0 +1,45 @@
+"""Lesson 2.3.1, Saving, Loading, and Checkpoints: the assignment's declaration and its facts.
+
+No torch here (see autograder/assignment.py). The notebook defines the same data split, batch
+size and learning rate in its own cells; tests/test_model.py checks that they agree.
+"""
+
+from ..assignment import Assignment, ContractFile
+
+SPLIT_SEED = 0  # fixed: the same 8k / 1k / 1k subsets of MNIST's test split for every student and the grader
+SPLIT_SIZES = (8000, 1000, 1000)
+BATCH_SIZE = 64
+STEPS_PER_EPOCH = -(-SPLIT_SIZES[0] // BATCH_SIZE)  # 125 Adam steps in each epoch of the lesson
+LR = 1e-3
+DATA_ENV = "MNIST_DATA_ROOT"  # the folder holding MNIST/raw/
+CRASH_EPOCH = 10  # the epoch Exercise 3's run crashes after
+PATIENCE = 3  # Exercise 4's EarlyStopping
+
+EX2 = "Exercise 2's cell that calls train_with_checkpoints"
+
+ASSIGNMENT = Assignment(
+    name="saving-and-loading",
+    title="Saving, Loading, and Checkpoints",
+    questions={"check1": 1, "check2": 1, "map_location": 1, "ex1_save_load": 2, "ex2_checkpointing": 3,
+               "ex3_resume": 4, "ex4_early_stopping": 4},
+    contract=(
+        ContractFile("checkpoints/mnist_model.pth", "ex1_save_load", "saved_model",
+                     "model.state_dict() after training (Exercise 1)", "Exercise 1's cell that saves ex1_model"),
+        ContractFile("checkpoints/epoch_5.pth", "ex2_checkpointing", "periodic",
+                     "checkpoint after epoch 5, with 'val_loss' (Exercise 2)", EX2, 5, ("val_loss",)),
+        ContractFile("checkpoints/epoch_10.pth", "ex2_checkpointing", "periodic",
+                     "checkpoint after epoch 10, with 'val_loss' (Exercise 2)", EX2, 10, ("val_loss",)),
+        ContractFile("checkpoints/best.pth", "ex2_checkpointing", "best",
+                     "checkpoint of the lowest validation loss, with 'val_loss' (Exercise 2)", EX2, None, ("val_loss",)),
+        ContractFile("checkpoints/crash.pth", "ex3_resume", "crash",
+                     f"checkpoint after epoch {CRASH_EPOCH} of the crash run (Exercise 3)",
+                     "Exercise 3's training cell (the one that ends in the crash)", CRASH_EPOCH),
+        ContractFile("checkpoints/early_stopping_best.pth", "ex4_early_stopping", "early_stopping",
+                     "best checkpoint of early stopping, with 'val_loss' and 'early_stopping' (Exercise 4)",
+                     "Exercise 4's cell that calls train_with_early_stopping", None, ("val_loss", "early_stopping")),
+    ),
+    # the grader's file checks, without the resume run, the early-stopping sequences or the
+    # reproduction check, which stay with the grader
+    shipped=("__init__", "messages", "model", "inspection", "verification", "filechecks", "selfcheck"),
+    data_env=DATA_ENV,
+)

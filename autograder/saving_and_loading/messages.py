@@ -1,0 +1,52 @@
+"""This lesson's problem codes and the messages a student reads (the shared core's are in
+autograder/codes.py). Each message names the lesson idea that was missed, so a student knows what
+to re-read."""
+
+from ..codes import CORE_MESSAGES, problems_from
+
+MESSAGES = {
+    **CORE_MESSAGES,
+    "missing_keys": "{name} is missing the key(s) {detail}. A checkpoint bundles 'epoch', "
+    "'model_state_dict', 'optimizer_state_dict' and 'loss'.",
+    "state_dict_keys": "{name}: the model state_dict does not match the lesson's MNISTModel "
+    "({detail}).",
+    "shape_mismatch": "{name}: size mismatch for {detail} — the same error as Check 1: a "
+    "state_dict only loads into the architecture that produced it.",
+    "bad_epoch": "{name}: 'epoch' should be the int {expected} (the last completed epoch), "
+    "found {detail}.",
+    "bad_loss": "{name}: 'loss' should be a finite Python float (loss.item()), found {detail}.",
+    "tensor_loss": "{name}: 'loss' is a tensor; it loads, but store loss.item() so the "
+    "checkpoint does not keep a graph-attached tensor.",
+    "no_optimizer_state": "{name} has model weights but no Adam moments (exp_avg, exp_avg_sq). "
+    "Resuming from it restarts Adam from zero: save optimizer.state_dict() after training steps.",
+    "stale_optimizer_state": "{name}: the optimizer state is from step {found}, but a checkpoint "
+    "of epoch {epoch} follows {expected} Adam steps. Save optimizer.state_dict() in the same "
+    "epoch as the model, not from an earlier or later moment.",
+    "optimizer_state": "{name}: the optimizer state is not Adam's for this model ({detail}).",
+    "not_best": "{name} should hold the lowest validation loss of the run ({expected:.4f} at "
+    "epoch {epoch}), found {detail}. Save 'best' only when the validation loss improves.",
+    "loss_mismatch": "{name}: the recorded {key} ({recorded:.4f}) does not match the loss of "
+    "its own weights on the grading data ({recomputed:.4f}).",
+    "no_resume_advantage": "{name}: resuming with its optimizer state is no better than a fresh "
+    "Adam (loss ratio {ratio:.2f}, expected at least {threshold:.2f}). The saved optimizer state "
+    "is missing, stale or not from this run.",
+    "discontinuous": "The first resumed epoch's loss ({after:.4f}) jumped above the last "
+    "pre-crash loss ({before:.4f}) by more than {tolerance:.0%}: the resume did not restore the "
+    "optimizer state (Adam restarted) or the model.",
+    "optimizer_not_resumed": "resumed_optimizer ended the resumed training at step {found}; an "
+    "Adam loaded with checkpoint['optimizer_state_dict'] continues from the checkpoint's {saved} "
+    "steps and ends at {expected}. A fresh Adam restarts its moments from zero: load the "
+    "optimizer state too.",
+    "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
+    "history_before and history_after by running both cells.",
+    "not_bit_identical": "Your checkpoint carries the RNG state, so on the CPU resuming must "
+    "reproduce epoch {epoch} exactly: expected loss {expected!r}, found {found!r}. Restore it with "
+    "torch.set_rng_state(checkpoint['rng_state']) right before the first resumed epoch.",
+    "resume_epoch": "Training should resume at epoch {expected} (checkpoint['epoch'] + 1), "
+    "found {detail}: one epoch is trained twice or skipped.",
+    "early_stopping": "EarlyStopping differs from the reference on {detail}.",
+    "not_restored": "The final model does not hold the best checkpoint's weights: restore the "
+    "best weights when early stopping ends.",
+}
+
+problem = problems_from(MESSAGES)
