@@ -40,6 +40,6 @@ ASSIGNMENT = Assignment(
     ),
     # the grader's file checks, without the resume run, the early-stopping sequences or the
     # reproduction check, which stay with the grader
-    shipped=("__init__", "messages", "model", "inspection", "verification", "filechecks", "selfcheck"),
+    shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "selfcheck"),
     data_env=DATA_ENV,
 )
