@@ -63,7 +63,8 @@ class _CappedStream:
         return getattr(self._stream, name)
 
 
-def install(cells, time_limit, output_limit, data_limit, progress):
+def install(cells: list[tuple[int, str]], time_limit: int, output_limit: int, data_limit: int,
+            progress: str) -> None:
     """Arm the bounds for the rest of this kernel's life.
 
     Args:

@@ -66,7 +66,7 @@ def test_release_has_no_solution_and_no_hidden_test(built):
                       or (c.cell_type == "code" and "SOLUTION" not in c.source and "TEST CONFIG" not in c.source))
     leaked = sorted(l for l in secret if l not in given and json.dumps(l)[1:-1] in release)
     assert not leaked, f"solution or hidden-test lines in the release: {leaked[:5]}"
-    for marker in ("BEGIN SOLUTION", "hidden: true", "from autograder", "ASSIGNMENT CONFIG"):
+    for marker in ("BEGIN SOLUTION", "hidden: true", "import hidden", "ASSIGNMENT CONFIG"):
         assert marker not in release
 
 

@@ -21,7 +21,7 @@ from .messages import problem
 from .recorded import loss_value
 
 
-def require_files(*names):
+def require_files(*names: str) -> None:
     """The submitted files passed the file checks `names` before the notebook ran, and this re-run
     wrote the same files (same keys and epochs, losses within 10 %).
 
@@ -29,7 +29,8 @@ def require_files(*names):
         *names: file checks (saved_model, periodic, best, crash, early_stopping).
 
     Raises:
-        AssertionError: the grader's messages and codes, one line a problem.
+        AssertionError: the grader's messages and codes, one line a problem (as do all the
+        require_* below).
     """
     verdicts = Path(os.environ.get(VERDICTS_ENV) or Path(SUBMITTED, "verdicts.json"))
     if not verdicts.exists():
@@ -43,7 +44,7 @@ def require_files(*names):
         _assert_ok(verdict)
 
 
-def require_best_of(val_history):
+def require_best_of(val_history: list[float]) -> None:
     """This run's best.pth holds the lowest validation loss of its own history.
 
     Args:
@@ -60,7 +61,8 @@ def require_best_of(val_history):
     _assert_ok(Verdict("best of the run", problems))
 
 
-def require_resumed(history_before, history_after, start_epoch, resumed_optimizer):
+def require_resumed(history_before: list[float], history_after: list[float], start_epoch: int,
+                    resumed_optimizer: torch.optim.Optimizer) -> None:
     """Exercise 3's resumed run continues the crashed one: it starts at the next epoch, its first
     loss does not jump, and its Adam continued from the checkpoint's steps.
 
@@ -75,7 +77,7 @@ def require_resumed(history_before, history_after, start_epoch, resumed_optimize
     _assert_ok(Verdict("resumed run", problems))
 
 
-def require_bit_identical(history_after):
+def require_bit_identical(history_after: list[float]) -> None:
     """With the optional RNG extension, the resume is bit-identical on the CPU (a 0-point note).
 
     Args:
@@ -85,7 +87,7 @@ def require_bit_identical(history_after):
                        ["the optional extension: no points depend on it"]))
 
 
-def require_early_stopping(stopper_class):
+def require_early_stopping(stopper_class: type) -> None:
     """The notebook's EarlyStopping follows the reference on scripted sequences, and resumes from
     its state_dict() as if it had never stopped.
 
@@ -97,7 +99,7 @@ def require_early_stopping(stopper_class):
     _assert_ok(Verdict("early stopping", problems))
 
 
-def require_restored(model):
+def require_restored(model: torch.nn.Module) -> None:
     """The model early stopping returned holds this run's best checkpoint's weights.
 
     Args:

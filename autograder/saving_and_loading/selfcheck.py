@@ -7,6 +7,8 @@ for one epoch with and without its Adam state, it runs your EarlyStopping throug
 sequences, and it re-runs your notebook and compares the files that run writes with yours.
 """
 
+from pathlib import Path
+
 import torch
 
 from ..codes import Verdict
@@ -16,7 +18,7 @@ from .filechecks import CHECKS, Files
 FILE_CHECKS = ASSIGNMENT.file_checks
 
 
-def verdicts(names=FILE_CHECKS, folder="."):
+def verdicts(names: tuple[str, ...] = FILE_CHECKS, folder: str | Path = ".") -> list[Verdict]:
     """[Verdict] of the named file checks on the files under `folder`.
 
     Args:
@@ -30,7 +32,7 @@ def verdicts(names=FILE_CHECKS, folder="."):
     return [Verdict.of(name, CHECKS[name](files)) for name in names]
 
 
-def report(folder="."):
+def report(folder: str | Path = ".") -> bool:
     """Print what the grader will say about each checkpoint file this notebook wrote.
 
     Args:
@@ -46,7 +48,7 @@ def report(folder="."):
     return all(v.ok for v in found)
 
 
-def require(*names, folder="."):
+def require(*names: str, folder: str | Path = ".") -> None:
     """A public test: the named file checks pass on the files under `folder`.
 
     Args:
