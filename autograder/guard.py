@@ -9,8 +9,8 @@ the whole grading. Each of the student's cells gets:
 - a data limit for the kernel process: an allocation past it fails with MemoryError in the cell
   instead of the machine killing the kernel.
 What this cannot stop (a cell that ignores SIGALRM, os._exit, a kill from outside) is bounded
-from outside the kernel: the plugin's watchdog ends the run at the assignment's limit and
-the harness writes the results from the plugin's own verdicts.
+from outside the kernel: the plugin starts a Watchdog in otter's process, which ends the run at the
+assignment's limit, and the harness writes the results from the plugin's own verdicts.
 """
 
 import gc
@@ -18,7 +18,10 @@ import json
 import resource
 import signal
 import sys
+import threading
 import time
+
+import psutil
 
 
 class CellTimeLimit(BaseException):
@@ -100,3 +103,24 @@ def install(cells: list[tuple[int, str]], time_limit: int, output_limit: int, da
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard == resource.RLIM_INFINITY or hard > data_limit:
         resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+
+
+class Watchdog(threading.Thread):
+    """Ends the re-execution at its time limit by killing everything this process started
+    since (the kernel and its children): otter then stops, and the harness keeps the file points."""
+
+    def __init__(self, limit):
+        super().__init__(daemon=True)
+        self.limit, self.fired, self._done = limit, False, threading.Event()
+        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
+
+    def run(self):
+        if self._done.wait(self.limit):
+            return
+        self.fired = True
+        for p in psutil.Process().children(recursive=True):
+            if p.pid not in self._before:
+                p.kill()
+
+    def stop(self):
+        self._done.set()

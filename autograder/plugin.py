@@ -20,17 +20,16 @@ If the kernel dies or the watchdog ends it, otter stops without results; the har
 import json
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import nbformat
-import psutil
 from otter.plugins import AbstractOtterPlugin
 from otter.run.run_autograder.utils import OtterRuntimeError
 from otter.test_files import GradingResults
 
 from . import integrity
 from .arrange import SubmissionError, arrange
+from .guard import Watchdog
 from .assignment import SUBMITTED, get
 from .isolate import CHECKER, run_checks
 from .report import html_summary
@@ -145,27 +144,6 @@ class HtmlOutput(GradingResults):
                                "output": "The grader's own checks override the notebook's kernel here:\n- "
                                + "\n- ".join(self.flags)})
         return d
-
-
-class Watchdog(threading.Thread):
-    """Ends the re-execution at its time limit by killing everything this process started
-    since (the kernel and its children): otter then stops, and the harness keeps the file points."""
-
-    def __init__(self, limit):
-        super().__init__(daemon=True)
-        self.limit, self.fired, self._done = limit, False, threading.Event()
-        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
-
-    def run(self):
-        if self._done.wait(self.limit):
-            return
-        self.fired = True
-        for p in psutil.Process().children(recursive=True):
-            if p.pid not in self._before:
-                p.kill()
-
-    def stop(self):
-        self._done.set()
 
 
 def _events(notebook, cells, assignment):

@@ -13,7 +13,7 @@ import pytest
 from otter.test_files import GradingResults
 
 from autograder import integrity
-from autograder.plugin import Watchdog
+from autograder.guard import Watchdog
 
 TESTS = {"q1": textwrap.dedent('''
     from otter.test_files import test_case
