@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import COPY_IGNORE
+
 
 JUNK = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".OTTER_LOG", "__zip_filename__")
 MAX_UNPACKED_BYTES = 500 * 2**20  # the export zip is about 15 MB
@@ -146,3 +148,16 @@ def _summarize(paths, shown=8):
     tops = Counter(f"{p.parts[0]}/" if len(p.parts) > 1 else p.parts[0] for p in paths)
     items = [f"{top} ({n} files)" if top.endswith("/") and n > 1 else top for top, n in tops.items()]
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def replace(source, target):
+    """Put the grader's copy of `source` at `target`, whatever the student left there (a file, a
+    folder, a link)."""
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=COPY_IGNORE)
+    else:
+        shutil.copy(source, target)

@@ -12,8 +12,9 @@ Besides the declaration, a lesson package provides these modules, which the core
   the notebook (checker.py); Files(folder, device), the files one check reads; `device()`;
 - inspection: describe(path), the TA's view of one file (python -m autograder inspect);
 - picture: feedback_picture(verdicts) -> Figure or None, shown at the top of the feedback;
-- build: stage(staged, build_dir, release_dir), what only this lesson's autograder and release
-  get besides the master, and RELEASE_FILES.
+- build: stage(staged, build_dir, committed) puts what only this lesson's autograder gets beside
+  the staged master (its autograder_files) and returns the files the release, the zip's files/
+  and the nbgrader course get (`committed`: the release folder in the repository).
 """
 
 import importlib

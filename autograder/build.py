@@ -13,8 +13,13 @@
    root, where the grading process (and so otter's plugin loader) imports it, and run_otter.py
    replaced by the harness (harness.py: any upload form, results even when the notebook kills its
    kernel).
-5. Run the solution notebook like a student would, export cell included, and keep its zip as
+5. Write the nbgrader course (nbgrader_course.py): the master in nbgrader's source format, in
+   autograder/dist/nbgrader/ with its nbgrader_config.py.
+6. Run the solution notebook like a student would, export cell included, and keep its zip as
    the reference sample submission; the untouched release is the other sample.
+
+Cells of the master tagged otter-only (the setup that installs otter, the export cell and its
+text) go to the otter release only; cells tagged nbgrader-only to the nbgrader course only.
 """
 
 import shutil
@@ -26,14 +31,18 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from otter.assign.blocks import get_cell_config, is_assignment_config_cell
+
 from . import COPY_IGNORE
 from .assignment import get
+from .nbgrader_course import COURSE, write_course
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
 # The core modules the student notebook carries for its self-check, besides the lesson's own.
 CORE_SHIPPED = ("__init__", "assignment", "codes", "load")
+PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
 RUN_OTTER = '''"""Gradescope runs this (run_autograder activates the image's environment first): the
 assignment's harness around otter's autograder, autograder/harness.py."""
 import sys
@@ -59,15 +68,28 @@ def shipped_files(assignment):
     return {f"autograder/{m.as_posix()}": (PACKAGE / m).read_text() for m in modules}
 
 
-def stage(assignment, build, release_dir):
+def for_platform(nb, platform):
+    """`nb` without the cells tagged for the other platforms, and without those tags."""
+    others = {f"{p}-only" for p in PLATFORMS if p != platform}
+    nb.cells = [c for c in nb.cells if not others & set(c.metadata.get("tags", []))]
+    for cell in nb.cells:
+        tags = [t for t in cell.metadata.get("tags", []) if t != f"{platform}-only"]
+        if tags:
+            cell.metadata["tags"] = tags
+        else:
+            cell.metadata.pop("tags", None)
+    return nb
+
+
+def stage(assignment, build):
     """The master and everything otter assign should see, in a fresh folder; returns the staged
     folder and the lesson's files for the release and the zip."""
     shutil.rmtree(build, ignore_errors=True)
     staged = build / "stage"
     shutil.copytree(source_of(assignment), staged, ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
     shutil.copytree(PACKAGE, staged / "autograder", ignore=COPY_IGNORE)
-    extra = assignment.lesson("build").stage(staged, build, release_dir)
-    master = nbformat.read(staged / assignment.notebook, as_version=4)
+    extra = assignment.lesson("build").stage(staged, build, release_of(assignment))
+    master = for_platform(nbformat.read(staged / assignment.notebook, as_version=4), "otter")
     [cell] = [c for c in master.cells if c.source.startswith(EXPORT_MARKER)]
     cell.source = export_cell(assignment)
     master.metadata["autograder"] = {"files": shipped_files(assignment)}
@@ -171,18 +193,30 @@ def samples(out, build, release_dir, samples_dir, notebook):
         zf.write(release_dir / notebook, notebook)
 
 
-def main(assignment=None, build=None, release_dir=None, zip_path=None, samples_dir=None, with_samples=True):
+def nbgrader_course(assignment, staged, extra, course):
+    """The nbgrader course's source/<name>/ from the master, with the data the master gives the
+    autograder (its autograder_files, but the package) and the lesson's release files."""
+    master = for_platform(nbformat.read(source_of(assignment) / assignment.notebook, as_version=4), "nbgrader")
+    [config] = [c for c in master.cells if is_assignment_config_cell(c)]
+    given = get_cell_config(config)["autograder_files"]
+    files = [staged / f for f in given if f != "autograder"] + list(extra)
+    return write_course(assignment, master, files, shipped_files(assignment), course)
+
+
+def main(assignment=None, build=None, release_dir=None, zip_path=None, samples_dir=None, course=None,
+         with_samples=True):
     """Build everything for `assignment` (default: get()); `with_samples=False` skips running the
     solution notebook. Paths default to the repository's (release/<name>/, autograder/dist/)."""
     a = assignment or get()
     build = build or REPO / "build" / a.name
     release_dir, zip_path, samples_dir = release_dir or release_of(a), zip_path or a.zip, samples_dir or a.samples
-    staged, extra = stage(a, build, release_dir)
+    staged, extra = stage(a, build)
     out = build / "dist"
     assign(staged, out, a.notebook)
     release(out, extra, release_dir, a.notebook)
     autograder_zip(out, extra, zip_path)
     print(f"release:    {release_dir}/\nautograder: {zip_path}")
+    print(f"nbgrader:   {nbgrader_course(a, staged, extra, course or COURSE)}/")
     if with_samples:
         samples(out, build, release_dir, samples_dir, a.notebook)
         print(f"samples:    {samples_dir}/")

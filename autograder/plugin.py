@@ -28,7 +28,7 @@ from otter.run.run_autograder.utils import OtterRuntimeError
 from otter.test_files import GradingResults
 
 from . import integrity
-from .arrange import SubmissionError, arrange
+from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog
 from .assignment import SUBMITTED, get
 from .isolate import CHECKER, run_checks
@@ -64,7 +64,7 @@ class GuardSubmission(AbstractOtterPlugin):
         earlier = self.here.parent / "arranged.json"  # the harness arranged the upload before otter looked
         self.notes = (json.loads(earlier.read_text())["notes"] if earlier.exists() else []) + arranged.notes
         for p in (source / "files").iterdir():  # the grader's copies, whatever the student sent
-            _replace(p, self.here / p.name)
+            replace(p, self.here / p.name)
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         submitted = (self.here / SUBMITTED).resolve()
         shutil.rmtree(submitted, ignore_errors=True)
@@ -174,10 +174,3 @@ def _cut(text, limit):
     note = f"\n[cut by the grader: {len(text):,} characters, {limit:,} shown]"
     return text if len(text) <= limit else text[: limit - len(note)] + note
 
-
-def _replace(source, target):
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
-    (shutil.copytree if source.is_dir() else shutil.copy)(source, target)

@@ -1,5 +1,6 @@
-"""Shared fixtures: one fresh build (into a temp folder), its graded sample submissions, and the
-catalogue of realistic submissions graded in its export-zip form."""
+"""Shared fixtures: one fresh build (into a temp folder: release, zip, samples, nbgrader course),
+its graded sample submissions, and the catalogue of realistic submissions graded in its export-zip
+form."""
 
 import os
 
@@ -17,7 +18,7 @@ def built(tmp_path_factory):
     """A complete build, release and samples included, that leaves the repository untouched."""
     root = tmp_path_factory.mktemp("build")
     paths = {"release_dir": root / "release", "zip_path": root / "dist" / "autograder.zip",
-             "samples_dir": root / "samples"}
+             "samples_dir": root / "samples", "course": root / "course"}
     build.main(build=root / "work", **paths)
     return {**paths, "solution": root / "work" / "dist" / "autograder" / get().notebook}
 

@@ -42,7 +42,7 @@ def same_state_dict(a, b):
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
-def stage(staged, build_dir, release_dir):
+def stage(staged, build_dir, committed):
     """Put data/ (the master's autograder_files) beside the staged master, and return the files the
     release and the autograder zip's files/ get: gpu_checkpoint.pth."""
     mnist_split("t10k", data_root(), cache=build_dir / "cache")  # verifies md5, fails with a clear message
@@ -53,7 +53,7 @@ def stage(staged, build_dir, release_dir):
     # Keep the committed file when equal: torch.save embeds a random id, and the release is
     # compared with a fresh build byte for byte.
     write_gpu_checkpoint(build_dir / "fresh.pth")
-    keep = release_dir / GPU_CHECKPOINT
+    keep = committed / GPU_CHECKPOINT
     shutil.copy(keep if same_state_dict(keep, build_dir / "fresh.pth") else build_dir / "fresh.pth",
                 build_dir / GPU_CHECKPOINT)
     return [build_dir / GPU_CHECKPOINT]

@@ -3,8 +3,10 @@ student runs it (export cell included), then changed at the zip level where the 
 
 An entry's `run_edits` change only the student's run, not the notebook they submit: they emulate
 the machine it ran on (a GPU's own dropout stream). `saved_on: cuda` re-saves its checkpoint files
-as a GPU run tags them. `add_cells` inserts new code cells. `forms` also writes the submission as
-the other ways a student uploads it (see FORMS), into forms/.
+as a GPU run tags them; `payload_in` adds an object to a checkpoint file that calls open(canary)
+when a full unpickler loads it. `add_cells` inserts new code cells. `forms` also writes the
+submission as the other ways a student uploads it (see FORMS), into forms/; `nbgrader_form`
+writes it as an nbgrader student submits it.
 """
 
 import functools
@@ -48,6 +50,16 @@ def apply_edits(nb, edits, add_cells=()):
         nb.cells.insert(nb.cells.index(pick(nb, add["after"])) + 1, nbformat.v4.new_code_cell(add["source"]))
 
 
+class Payload:
+    """Creates the file `canary` if a full unpickler loads it; weights_only=True refuses it."""
+
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (open, (self.canary, "w"))
+
+
 def make(entry, solution, folder):
     """The submission zip for one entry."""
     edits, run_edits, add_cells = entry.get("edits", []), entry.get("run_edits", []), entry.get("add_cells", [])
@@ -63,6 +75,10 @@ def make(entry, solution, folder):
                 nb = nbformat.read(solution, as_version=4)
                 apply_edits(nb, edits, add_cells)
                 data = nbformat.writes(nb)
+            if item.filename in entry.get("payload_in", []):
+                buf = io.BytesIO()
+                torch.save({**torch.load(io.BytesIO(data), weights_only=True), "x": Payload(entry["canary"])}, buf)
+                data = buf.getvalue()
             if entry.get("saved_on") == "cuda" and item.filename.startswith("checkpoints/"):
                 buf = io.BytesIO()
                 save_as_on_gpu(torch.load(io.BytesIO(data), weights_only=True), buf)
@@ -99,6 +115,26 @@ def zip_file(export, target):
 
 
 FORMS = {"loose": loose, "folder": folder, "zip-file": zip_file}
+
+
+def nbgrader_form(entry, export, source_notebook, released, target):
+    """The entry as an nbgrader student submits it: the released folder, its notebook's solution
+    cells filled in from the nbgrader source notebook and changed as the entry says, and the
+    checkpoint files from the entry's export zip (the same code and seeds write the same files)."""
+    shutil.copytree(released, target)
+    solutions = {c.metadata.nbgrader["grade_id"]: c.source for c in nbformat.read(source_notebook, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(released / NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solutions[cell.metadata.nbgrader["grade_id"]]
+    apply_edits(nb, entry.get("edits", []), entry.get("add_cells", []))
+    nbformat.write(nb, target / NOTEBOOK)
+    with zipfile.ZipFile(export) as zf:
+        for item in zf.infolist():
+            if item.filename.startswith("checkpoints/"):
+                zf.extract(item, target)
+    return target
 
 
 def make_all(solution, folder, workers=2):

@@ -1,0 +1,194 @@
+"""The same assignment for nbgrader: the master converted to nbgrader's source format, in a course
+folder with its nbgrader_config.py. `python -m autograder build` writes it beside the Gradescope
+zip (autograder/dist/nbgrader/); nbgrader's own commands take it from there.
+
+otter's master format maps onto nbgrader's cell metadata (schema 3):
+- a code cell with solution markers in a question -> a solution cell. `# BEGIN SOLUTION` and
+  `# END SOLUTION` lines are nbgrader's delimiters too; a `... # SOLUTION` line becomes a
+  one-line region. nbgrader's ClearSolutions puts otter's own prompt, `...`, in their place;
+- each test cell -> an autograded test cell worth the test's points, grade id
+  QUESTION-TESTFUNCTION (so a question's score is the sum of its cells'); a hidden test's code
+  goes inside nbgrader's hidden-test markers, after a line saying what runs there;
+- otter's config and block cells are dropped; cells tagged otter-only are left out and
+  nbgrader-only ones kept (build.for_platform).
+
+source/<name>/ holds the notebook and what the student's folder needs: the self-check modules,
+the data and the lesson's release files. The full grading package stays out (nbgrader releases
+every file in source/): the graders' environment has it installed, and the course's
+preprocessors (nbgrader_grading.py) put it beside the notebook when they grade.
+"""
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+from otter.assign.blocks import BlockType, get_cell_config, is_assignment_config_cell, is_block_boundary_cell
+from otter.assign.solutions import BLOCK_PROMPT
+from otter.assign.tests_manager import BEGIN_TEST_CONFIG_REGEX, END_TEST_CONFIG_REGEX
+
+from .assignment import DIST, get
+
+COURSE = DIST / "nbgrader"  # the course folder the build writes, every assignment's source/ in it
+SCHEMA = 3  # nbgrader's cell metadata schema version (nbgrader 0.9)
+SOLUTION_LINE = re.compile(r"^(\s*)(.*?)\s*# ?SOLUTION\s*$")
+UNSUPPORTED = ("# BEGIN SOLUTION NO PROMPT", "# SOLUTION NO PROMPT", "# BEGIN PROMPT", "# SEED", "# IGNORE")
+# Preprocessors nbgrader runs on a submission after sanitizing it: nbgrader's own defaults, with
+# ours around Execute (see nbgrader_grading.py).
+AUTOGRADE_PREPROCESSORS = (
+    "autograder.nbgrader_grading.GradeSubmittedFiles",
+    "nbgrader.preprocessors.Execute",
+    "autograder.nbgrader_grading.RecheckKernelFree",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.nbgrader_grading.FeedbackSummary",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+)
+
+
+def _nbgrader(grade_id, *, grade=False, solution=False, points=None):
+    meta = {"grade": grade, "solution": solution, "locked": grade, "grade_id": grade_id, "schema_version": SCHEMA}
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def _solution_regions(source):
+    """otter's `... # SOLUTION` lines as one-line regions; block markers are left as they are."""
+    lines = []
+    for line in source.splitlines():
+        if any(marker in line for marker in UNSUPPORTED):
+            raise ValueError(f"the nbgrader conversion does not support otter's {line.strip()!r}")
+        m = SOLUTION_LINE.match(line)
+        if m:
+            indent, code = m.groups()
+            lines += [f"{indent}# BEGIN SOLUTION", f"{indent}{code}", f"{indent}# END SOLUTION"]
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _has_solution(source):
+    return "# BEGIN SOLUTION" in source or any(SOLUTION_LINE.match(l) for l in source.splitlines())
+
+
+def _test_cell(source, question):
+    """(grade id, points, nbgrader source) of one otter test cell."""
+    lines = source.splitlines()
+    config, body = {}, lines
+    if re.match(BEGIN_TEST_CONFIG_REGEX, lines[0], flags=re.IGNORECASE):
+        end = next(i for i, l in enumerate(lines) if re.match(END_TEST_CONFIG_REGEX, l, flags=re.IGNORECASE))
+        config = get_cell_config(nbformat.v4.new_raw_cell("\n".join(lines[1:end])))
+        body = lines[end + 1:]
+    [function] = [n.name for n in ast.parse("\n".join(body)).body if isinstance(n, ast.FunctionDef)]
+    points = config.get("points", 0)
+    code = "\n".join(body).strip()
+    if config.get("hidden", False):
+        code = (f"# A hidden test ({points:g} point{'s' * (points != 1)}) runs here when your notebook is graded.\n"
+                f"### BEGIN HIDDEN TESTS\n{code}\n### END HIDDEN TESTS")
+    return f"{question}-{function}", points, code
+
+
+def source_notebook(master):
+    """The nbgrader source notebook of an otter master (already for_platform'd to nbgrader)."""
+    out = nbformat.v4.new_notebook(metadata={k: v for k, v in master.metadata.items() if k in ("kernelspec", "language_info")})
+    question, in_tests, solutions = None, False, 0
+    for cell in master.cells:
+        if is_assignment_config_cell(cell):
+            continue
+        if is_block_boundary_cell(cell, BlockType.QUESTION):
+            question, solutions = get_cell_config(cell)["name"], 0
+            continue
+        if is_block_boundary_cell(cell, BlockType.QUESTION, end=True):
+            question = None
+            continue
+        if is_block_boundary_cell(cell, BlockType.TESTS) or is_block_boundary_cell(cell, BlockType.TESTS, end=True):
+            in_tests = is_block_boundary_cell(cell, BlockType.TESTS)
+            continue
+        if is_block_boundary_cell(cell, BlockType.SOLUTION) or is_block_boundary_cell(cell, BlockType.SOLUTION, end=True):
+            continue
+        if cell.cell_type == "markdown":
+            out.cells.append(nbformat.v4.new_markdown_cell(cell.source))
+        elif cell.cell_type == "code" and in_tests:
+            grade_id, points, code = _test_cell(cell.source, question)
+            out.cells.append(nbformat.v4.new_code_cell(code, metadata={"nbgrader": _nbgrader(grade_id, grade=True, points=points)}))
+        elif cell.cell_type == "code" and _has_solution(cell.source):
+            if question is None:
+                raise ValueError(f"a solution outside any question: {cell.source[:60]!r}")
+            solutions += 1
+            out.cells.append(nbformat.v4.new_code_cell(
+                _solution_regions(cell.source), metadata={"nbgrader": _nbgrader(f"{question}-solution-{solutions}", solution=True)}))
+        elif cell.cell_type == "code":
+            out.cells.append(nbformat.v4.new_code_cell(cell.source))
+    for i, cell in enumerate(out.cells):
+        cell.id = f"cell-{i:03d}"
+    return out
+
+
+def grade_cells(nb):
+    """{grade id: points} of a converted notebook's autograded cells."""
+    return {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"]
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def question_of(grade_id):
+    return grade_id.split("-", 1)[0]
+
+
+def config_text(assignments):
+    """nbgrader_config.py for a course of `assignments`: every option it needs, with why."""
+    exclude = {a.name: [f.path for f in a.contract] for a in assignments}
+    limit = max(a.cell_time_limit_s for a in assignments)
+    preprocessors = "".join(f"\n    {p!r}," for p in AUTOGRADE_PREPROCESSORS)
+    return f'''"""nbgrader's configuration for this course, written by `python -m autograder build` from the
+assignments' declarations (autograder/<assignment>/__init__.py). Run nbgrader's commands in
+this folder. Grading needs the autograder package installed (pip install -e the repository, as
+its requirements.txt does): the preprocessors below come from it."""
+
+import os
+
+c = get_config()  # noqa: F821 (nbgrader defines it)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "deep-learning"
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")  # a local folder; JupyterHub courses set their own
+
+# One student cell may run {limit} s, the otter grader's own per-cell limit: the slowest cell
+# of the solution takes 4.3 s on one core of a CI machine, so a grading machine 10x slower still fits.
+# nbgrader's default, 30 s, is too tight for a shared JupyterHub node.
+c.Execute.timeout = {limit}
+
+# otter's prompt in place of a solution, so both releases read alike (nbgrader's default raises).
+c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}
+
+# The checkpoint files a student submits are graded, not replaced by files of the same name that an
+# instructor's own run may have left in source/.
+c.Autograde.exclude_overwriting = {exclude!r}
+
+# Before nbgrader re-runs the notebook, grade the submitted files (and put the grading package
+# beside it); after, re-run the tests that need no live variables in a fresh interpreter, and add
+# the grader's notes and the resume picture at the top of the feedback.
+c.Autograde.autograde_preprocessors = [{preprocessors}
+]
+'''
+
+
+def write_course(assignment, master, files, shipped, course):
+    """course/source/<name>/: the converted `master` (for_platform'd to nbgrader), `files` (the
+    master's data and the lesson's release files) and the `shipped` self-check modules;
+    course/nbgrader_config.py for every assignment in the course."""
+    folder = course / "source" / assignment.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    nbformat.write(source_notebook(master), folder / assignment.notebook)
+    for rel, text in shipped.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    for f in files:
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
+    (course / "nbgrader_config.py").write_text(config_text([get(p.name) for p in sorted((course / "source").iterdir())]))
+    return folder
