@@ -88,7 +88,7 @@ def test_the_tests_carry_the_masters_points(built):
     master = nbformat.read(leaks.MASTER, as_version=4)
     assert len(grade_cells(nb)) == sum("TEST CONFIG" in c.source for c in master.cells)
     hidden = [c.source for c in nb.cells if "hidden: true" in c.source or "BEGIN HIDDEN TESTS" in c.source]
-    assert len(hidden) == sum("hidden: true" in c.source for c in master.cells)
+    assert len(hidden) == sum(c.cell_type == "code" and "hidden: true" in c.source for c in master.cells)
     assert all("BEGIN HIDDEN TESTS" in s and "hidden: true" not in s for s in hidden)
 
 
