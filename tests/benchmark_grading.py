@@ -3,15 +3,17 @@
     .venv/bin/python tests/benchmark_grading.py [SUBMISSION.zip]   (after `python -m autograder build`)
 
 Measured side by side in one run: a bare `import torch` (and `import torch, torchvision`) of
-the same build, the solution notebook run top to bottom, and grading the reference submission as
-Gradescope runs the zip (laid out by emulate.lay_out, then the zip's run_otter.py). Memory is the
-peak of the summed RSS of the whole process tree (otter, the notebook's kernel, the checker
-subprocesses), sampled every 20 ms. Targets (issue 2): grading
+the same build, the solution notebook run top to bottom, grading the reference submission as
+Gradescope runs the zip (laid out by emulate.lay_out, then the zip's run_otter.py), and the same
+submission through `nbgrader autograde` in a copy of the built nbgrader course. Memory is the
+peak of the summed RSS of the whole process tree (otter or nbgrader, the notebook's kernel, the
+checker subprocesses), sampled every 20 ms. Targets (issue 2): grading
 <= 60 s CPU; memory above the torch imports <= 250 MB.
 """
 
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from autograder.assignment import get  # noqa: E402
 from autograder.emulate import grading_environment, lay_out  # noqa: E402
+from autograder.nbgrader_course import COURSE  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+from catalogue.make import entries, nbgrader_form  # noqa: E402
 
 
 def imports(pid):
@@ -88,6 +94,18 @@ def main(submission):
     print(f"  processes at the peak (MB, what they loaded): {', '.join(f'{mb:.0f} ({i})' for mb, i in at_peak)}")
     print(f"  above their torch imports ({' + '.join(f'{b:.0f}' for b in baselines if b)} MB): "
           f"{peak - sum(baselines):.0f} MB (target <= 250 MB); CPU target <= 60 s")
+    otter_wall, otter_cpu = wall, cpu
+
+    with tempfile.TemporaryDirectory() as tmp:
+        course, env = Path(tmp, "course"), {**os.environ, "PATH": f"{Path(py).parent}:{os.environ['PATH']}"}
+        shutil.copytree(COURSE, course)
+        subprocess.run(["nbgrader", "generate_assignment", a.name], cwd=course, env=env, check=True, capture_output=True)
+        [reference] = [e for e in entries() if e["name"] == "reference"]
+        nbgrader_form(reference, submission, course / "source" / a.name / a.notebook, course / "release" / a.name,
+                      course / "submitted" / "reference" / a.name)
+        wall, cpu, peak, _ = measure(["nbgrader", "autograde", a.name], cwd=course, env=env)
+    print(f"nbgrader autograde, tree:       {wall:7.1f} s wall {cpu:7.1f} s CPU {peak:7.0f} MB peak")
+    print(f"  nbgrader / otter: {wall / otter_wall:.2f}x wall, {cpu / otter_cpu:.2f}x CPU")
 
 
 if __name__ == "__main__":
