@@ -1,5 +1,6 @@
 """The build: reproducible, matches the committed release, and leaks nothing to students."""
 
+import ast
 import json
 import os
 import re
@@ -111,3 +112,32 @@ def test_otter_run_as_otter_documents_it(built, graded, tmp_path):
     assert {t["name"]: t["score"] for t in results["tests"] if "max_score" in t} == {
         q: s for q, (s, _) in graded["reference"].scores.items()}
     assert results["output_format"] == "html"
+
+
+def _names(source):
+    """(names a cell defines, names it reads)."""
+    defined, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+    return defined, read
+
+
+def test_only_demonstrations_are_skipped_when_graded(built):
+    """Cells tagged otter_ignore (otter does not run them when it grades) only demonstrate: none is
+    a question's cell or writes a contract file, and no graded cell reads a name only they define."""
+    nb = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    skipped = [c for c in code if "otter_ignore" in c.metadata.get("tags", [])]
+    assert len(skipped) == 5
+    for cell in skipped:
+        assert "otter_answer_cell" not in cell.metadata.get("tags", []) and "checkpoints/" not in cell.source
+    graded = [_names(c.source) for c in code if c not in skipped and not c.source.lstrip().startswith("%")]
+    only_skipped = set().union(*(_names(c.source)[0] for c in skipped)) - set().union(*(d for d, _ in graded))
+    assert not only_skipped & set().union(*(r for _, r in graded))
