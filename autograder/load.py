@@ -18,7 +18,8 @@ from .codes import problem
 
 MAX_FILE_BYTES = 50 * 2**20
 MAX_UNPACKED_BYTES = 100 * 2**20
-CODE_RUNNERS = ("os.", "posix.", "nt.", "subprocess.", "sys.", "shutil.", "socket.", "runpy.", "importlib.")
+CODE_RUNNERS = ("os.", "posix.", "nt.", "subprocess.", "sys.", "shutil.", "socket.", "runpy.", "importlib.",
+                "io.open", "_io.open")  # open() pickles as io.open
 CODE_BUILTINS = ("eval", "exec", "compile", "__import__", "open", "breakpoint")
 
 

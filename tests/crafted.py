@@ -20,6 +20,13 @@ class Payload:
         return (os.system, (f"touch {CANARY}",))
 
 
+class OpenPayload:
+    """Would create CANARY with open() (pickled as io.open) if unpickled by a full unpickler."""
+
+    def __reduce__(self):
+        return (open, (CANARY, "w"))
+
+
 def trained_checkpoint(steps=3, **extra):
     """A real checkpoint after a few Adam steps on random data."""
     torch.manual_seed(0)
@@ -46,6 +53,7 @@ def write_all(folder):
         "state_dict_method": MNISTModel().state_dict,
         "payload": {"x": Payload()},
         "payload_beside_a_model": {"model": torch.nn.Linear(2, 2), "x": Payload()},
+        "payload_open": {**ckpt, "x": OpenPayload()},
         "numpy_loss": {**ckpt, "loss": np.float32(0.5)},
         "tensor_loss_with_grad": {**ckpt, "loss": loss},
         "nan_loss": {**ckpt, "loss": float("nan")},

@@ -19,6 +19,7 @@ EXPECTED = {
     "state_dict_method": "state_dict_method",
     "payload": "payload",
     "payload_beside_a_model": "payload",
+    "payload_open": "payload",
     "numpy_loss": "numpy_scalar",
     "unknown_class": "unknown_global",
     "empty": "empty",
