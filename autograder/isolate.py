@@ -1,15 +1,17 @@
 """Run the file checks in fresh interpreters, with a time limit per check.
 
-Called by the grading plugin before the notebook runs, so no student code has executed yet and
+Called by the graders (the otter plugin, the nbgrader preprocessor) before the notebook runs,
+through `check_submission`, so no student code has executed yet and
 only one process holds torch at a time. The checks share one interpreter while they succeed (one
 torch import, not five); when a check hangs or kills its interpreter, it gets a `timeout` or
 `checker_crashed` verdict and the remaining checks continue in a new one. Imports no torch:
-this runs inside otter's own process.
+this runs inside otter's (or nbgrader's) own process.
 """
 
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,21 @@ TIME_LIMIT_S = 120  # per check; the slowest (crash: two resumed epochs) takes a
 
 
 CHECKER = (sys.executable, "-m", "autograder", "check")
+
+
+def check_submission(assignment, folder, submitted):
+    """Move folder/checkpoints to submitted/checkpoints, out of the way of the notebook's re-run
+    (which writes the same names), grade them there and write submitted/verdicts.json.
+
+    Returns:
+        dict: {check name: verdict dict} for every file check of `assignment`.
+    """
+    submitted.mkdir(parents=True, exist_ok=True)
+    if (folder / "checkpoints").is_dir():
+        shutil.move(folder / "checkpoints", submitted / "checkpoints")
+    verdicts = run_checks(assignment.file_checks, submitted, checker=(*CHECKER, "--assignment", assignment.name))
+    (submitted / "verdicts.json").write_text(json.dumps(verdicts, indent=1))
+    return verdicts
 
 
 def run_checks(names, submitted, time_limit=TIME_LIMIT_S, checker=CHECKER):

@@ -17,7 +17,6 @@ Imports no torch: runs in nbgrader's process.
 """
 
 import ast
-import json
 import os
 import shutil
 import tempfile
@@ -30,8 +29,8 @@ from traitlets import Integer
 from . import integrity
 from .arrange import replace
 from .assignment import VERDICTS_ENV, get
-from .isolate import CHECKER, run_checks
-from .report import html_summary
+from .isolate import check_submission
+from .report import feedback_summary, first_line
 
 PACKAGE = Path(__file__).resolve().parent
 STATE = "autograder"  # resources key: what the steps pass on (assignment, private folder, verdicts)
@@ -48,10 +47,7 @@ class GradeSubmittedFiles(NbGraderPreprocessor):
         if (here / "autograder").is_dir():  # the released self-check modules: put back after grading
             shutil.copytree(here / "autograder", private / "released", symlinks=True)
         replace(PACKAGE, here / "autograder")
-        if (here / "checkpoints").is_dir():
-            shutil.move(here / "checkpoints", private / "checkpoints")
-        verdicts = run_checks(assignment.file_checks, private, checker=(*CHECKER, "--assignment", assignment.name))
-        (private / "verdicts.json").write_text(json.dumps(verdicts, indent=1))
+        verdicts = check_submission(assignment, here, private)
         os.environ[VERDICTS_ENV] = str(private / "verdicts.json")  # the kernel's hidden tests read it
         resources[STATE] = {"assignment": assignment, "private": private, "verdicts": verdicts}
         return nb, resources
@@ -82,16 +78,14 @@ class RecheckKernelFree(NbGraderPreprocessor):
 
 class FeedbackSummary(NbGraderPreprocessor):
     """A first cell for the feedback: what happened to the run, notes on the files, the lesson's
-    picture (the HTML summary Gradescope shows, report.html_summary)."""
+    picture (the HTML summary Gradescope shows, report.feedback_summary)."""
 
     def preprocess(self, nb, resources):
         state = resources.pop(STATE)
         verdicts, assignment = state["verdicts"], state["assignment"]
-        events = [f"A cell ran past the grader's limit and was stopped: {_first_line(c.source)}"
+        events = [f"A cell ran past the grader's limit and was stopped: {first_line(c.source)}"
                   for c in nb.cells if any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
-        notes = [n for v in verdicts.values() for n in v.get("notes", [])]
-        figure = assignment.lesson("picture").feedback_picture(verdicts)
-        summary = html_summary(notes, figure, events)
+        summary = feedback_summary(assignment, verdicts, events=events)
         if summary:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"## From the grader\n\n{summary}"))
         here, private = Path(resources["metadata"]["path"]), state["private"]
@@ -121,7 +115,3 @@ def _as_otter_test(grade_id, cell):
     """The cell's test function as an otter test file of one case (what integrity runs)."""
     return (f"from otter.test_files import test_case\n\nOK_FORMAT = False\nname = {grade_id!r}\npoints = 1\n\n"
             f"@test_case(points=1)\n{ast.unparse(_test_function(cell))}\n")
-
-
-def _first_line(source):
-    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:60]

@@ -31,8 +31,8 @@ from . import integrity
 from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog
 from .assignment import SUBMITTED, get
-from .isolate import CHECKER, run_checks
-from .report import html_summary
+from .isolate import check_submission
+from .report import feedback_summary, first_line
 
 OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
 SUMMARY_LIMIT = 150_000  # characters of the top-level output (the picture is about 60,000)
@@ -68,12 +68,7 @@ class GuardSubmission(AbstractOtterPlugin):
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         submitted = (self.here / SUBMITTED).resolve()
         shutil.rmtree(submitted, ignore_errors=True)
-        submitted.mkdir()
-        if (self.here / "checkpoints").is_dir():
-            shutil.move(self.here / "checkpoints", submitted / "checkpoints")
-        self.verdicts = run_checks(self.assignment.file_checks, submitted,
-                                   checker=(*CHECKER, "--assignment", self.assignment.name))
-        (submitted / "verdicts.json").write_text(json.dumps(self.verdicts, indent=1))
+        self.verdicts = check_submission(self.assignment, self.here, submitted)
 
     def before_execution(self, nb):
         """A first cell bounds each student cell; a watchdog bounds the whole run."""
@@ -111,9 +106,7 @@ class GuardSubmission(AbstractOtterPlugin):
     def _finish(self, results, events, kernel_stopped=None):
         trusted = integrity.run_kernel_free(self.tests, self.here, self.verdicts)
         flags = integrity.rebuild(results, self.tests, trusted, kernel_stopped)
-        hints = [n for v in self.verdicts.values() for n in v.get("notes", [])]
-        figure = self.assignment.lesson("picture").feedback_picture(self.verdicts)
-        results.set_output(html_summary(self.notes + hints, figure, events))
+        results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
         results.flags = flags
         results.__class__ = HtmlOutput
 
@@ -166,8 +159,7 @@ def _events(notebook, cells, assignment):
 
 
 def _describe(number, source):
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    return f"cell {number} (`{first[:60]}`)" if number else "a cell the grader added"
+    return f"cell {number} (`{first_line(source)}`)" if number else "a cell the grader added"
 
 
 def _cut(text, limit):

@@ -15,6 +15,18 @@ class Figure:
     alt: str
 
 
+def first_line(source, width=60):
+    """A cell named by its first non-blank line, cut to `width` characters."""
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:width]
+
+
+def feedback_summary(assignment, verdicts, notes=(), events=()):
+    """The summary of one grading: `events` of the run, `notes` on the upload and the file
+    checks' hints, then the lesson's picture of the `verdicts` (its picture module)."""
+    hints = [n for v in verdicts.values() for n in v.get("notes", [])]
+    return html_summary([*notes, *hints], assignment.lesson("picture").feedback_picture(verdicts), events)
+
+
 def html_summary(notes, figure=None, events=()):
     """The HTML summary: `events` of the run and `notes`, each escaped, then `figure`, if any."""
     parts = []
