@@ -68,8 +68,10 @@ def sections(nb):
     return [(h, g, i) for h, (g, i) in rows.items()]
 
 
-def main(submission):
+def run(submission=None):
+    """{"stages": {stage: CPU seconds}, "ignored_s": the demonstrations' seconds}."""
     a, rows = get(), []
+    submission = Path(submission or a.samples / "reference.zip")
     _, cpu, _, _ = measure([sys.executable, "-c", "import otter.run.run_autograder, autograder.plugin"])
     rows.append(("otter's start: its runner and the plugin imported", cpu))
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,14 +109,20 @@ def main(submission):
                      timed(lambda: integrity.run_kernel_free(tests, work, verdicts))[1]))
         rows.append(("feedback picture (matplotlib import included)",
                      timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'stage':{width}}  seconds")
-    for name, seconds in rows:
-        print(f"{name:{width}}  {seconds:7.2f}")
-    print(f"{'total graded':{width}}  {sum(s for _, s in rows):7.2f}")
-    print(f"{'demonstrations not run when graded (otter_ignore)':{width}}  {ignored:7.2f}")
+    return {"stages": dict(rows), "ignored_s": ignored}
+
+
+def rows(f):
+    """(stage, seconds) lines for the report, with the total."""
+    return ([(stage, f"{seconds:7.2f}") for stage, seconds in f["stages"].items()]
+            + [("total graded", f"{sum(f['stages'].values()):7.2f}"),
+               ("demonstrations not run when graded (otter_ignore)", f"{f['ignored_s']:7.2f}")])
 
 
 if __name__ == "__main__":
     os.environ.setdefault("MNIST_DATA_ROOT", str(REPO / "data"))
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else get().samples / "reference.zip")
+    lines = rows(run(*sys.argv[1:2]))
+    width = max(len(stage) for stage, _ in lines)
+    print(f"{'stage':{width}}  seconds")
+    for stage, seconds in lines:
+        print(f"{stage:{width}}  {seconds}")
