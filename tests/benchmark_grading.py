@@ -112,12 +112,13 @@ def run(submission=None):
             [py, str(root / "source" / "run_otter.py"), str(root)], env=grading_environment(a.zip))
     f["at_peak"] = [{"mb": mb, "imports": loaded} for mb, loaded in at_peak]
     # each process is charged the bare import of what it loaded (read from its memory map)
-    charged = sum({"torchvision": f["vision_mb"], "torch": f["torch_mb"]}.get(p["imports"], 0) for p in f["at_peak"])
-    f["grading_above_imports_mb"] = f["grading_peak_mb"] - charged
+    imports = {"torchvision": f["vision_mb"], "torch": f["torch_mb"]}
+    cpu_wheels = {"torchvision": CPU_TORCH_MB + f["vision_mb"] - f["torch_mb"], "torch": CPU_TORCH_MB}
+    f["grading_above_imports_mb"] = f["grading_peak_mb"] - sum(imports.get(p["imports"], 0) for p in f["at_peak"])
     f["image_cpu_s"] = f["grading_cpu_s"] - OTTER_PROCESSES * (f["otter_import_s"] - f["otter_import_image_s"])
     f["image_above_imports_mb"] = f["grading_above_imports_mb"] - OTTER_PROCESSES_AT_PEAK * (
         f["otter_import_mb"] - f["otter_import_image_mb"])
-    f["image_cpu_wheels_peak_mb"] = f["image_above_imports_mb"] + CPU_TORCH_MB + f["vision_mb"] - f["torch_mb"]
+    f["image_cpu_wheels_peak_mb"] = f["image_above_imports_mb"] + sum(cpu_wheels.get(p["imports"], 0) for p in f["at_peak"])
 
     with tempfile.TemporaryDirectory() as tmp:
         course, env = Path(tmp, "course"), {**os.environ, "PATH": f"{Path(py).parent}:{os.environ['PATH']}"}

@@ -70,17 +70,17 @@ def sections(nb):
 
 def run(submission=None):
     """{"stages": {stage: CPU seconds}, "ignored_s": the demonstrations' seconds}."""
-    a, rows = get(), []
+    a, stages = get(), []
     submission = Path(submission or a.samples / "reference.zip")
     _, cpu, _, _ = measure([sys.executable, "-c", "import otter.run.run_autograder, autograder.plugin"])
-    rows.append(("otter's start: its runner and the plugin imported", cpu))
+    stages.append(("otter's start: its runner and the plugin imported", cpu))
     with tempfile.TemporaryDirectory() as tmp:
         submitted, work = Path(tmp, "submitted"), Path(tmp, "work")
         with zipfile.ZipFile(submission) as zf:
             zf.extractall(submitted)
             zf.extract(a.notebook, work)
         verdicts, cpu = timed(lambda: run_checks(a.file_checks, submitted, checker=(*CHECKER, "--assignment", a.name)))
-        rows.append(("file checks and the resume run (checker)", cpu))
+        stages.append(("file checks and the resume run (checker)", cpu))
 
         (work / "gpu_checkpoint.pth").write_bytes((REPO / "release" / a.name / "gpu_checkpoint.pth").read_bytes())
         shutil.copytree(REPO / "autograder", work / "autograder", ignore=COPY_IGNORE)  # as the plugin lays it out
@@ -98,18 +98,18 @@ def run(submission=None):
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(work)}})
         with client.setup_kernel():
-            rows.append(("kernel start", time.perf_counter() - start))
+            stages.append(("kernel start", time.perf_counter() - start))
             for i, cell in enumerate(nb.cells):
                 client.execute_cell(cell, i)
         ignored = 0.0
         for heading, graded, skipped in sections(nb):
-            rows.append((f"notebook: {heading}", graded))
+            stages.append((f"notebook: {heading}", graded))
             ignored += skipped
-        rows.append(("kernel-free tests again (fresh interpreter)",
+        stages.append(("kernel-free tests again (fresh interpreter)",
                      timed(lambda: integrity.run_kernel_free(tests, work, verdicts))[1]))
-        rows.append(("feedback picture (matplotlib import included)",
+        stages.append(("feedback picture (matplotlib import included)",
                      timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
-    return {"stages": dict(rows), "ignored_s": ignored}
+    return {"stages": dict(stages), "ignored_s": ignored}
 
 
 def rows(f):

@@ -6,7 +6,7 @@
 Runs, one after the other on a machine left alone: the training loop against the roofline and the
 conventional pipeline (benchmark_training), where grading one submission spends its time
 (benchmark_profile), time and memory of grading and of nbgrader (benchmark_grading), and bulk
-grading of 1, 8 and 32 submissions with 1 and 2 workers (benchmark_bulk, about 40 minutes here).
+grading of 1, 8 and 32 submissions with 1 and 2 workers (benchmark_bulk, most of the time).
 Writes autograder/dist/reports/: benchmarks.md (a table per benchmark, headed by the date and the
 machine), benchmarks.json (every figure), profile.png and bulk.png. The README quotes the latest.
 """
@@ -74,7 +74,7 @@ def plot_profile(f, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without-bulk", action="store_true", help="skip bulk grading (about 40 minutes)")
+    parser.add_argument("--without-bulk", action="store_true", help="skip bulk grading, most of the run's time")
     args = parser.parse_args(argv)
     os.environ.setdefault("MNIST_DATA_ROOT", str(REPO / "data"))
     report = {"date": datetime.date.today().isoformat(), "machine": machine(), "figures": {}}
