@@ -17,7 +17,6 @@ the kernel-free check); and it takes CPU-only torch wheels (CPU_TORCH_MB). Targe
 grading <= 20 s CPU; peak <= 300 MB above the bare torch, torchvision import.
 """
 
-
 import os
 import resource
 import shutil

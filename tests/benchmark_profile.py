@@ -106,9 +106,9 @@ def run(submission=None):
             stages.append((f"notebook: {heading}", graded))
             ignored += skipped
         stages.append(("kernel-free tests again (fresh interpreter)",
-                     timed(lambda: integrity.run_kernel_free(tests, work, verdicts))[1]))
+                       timed(lambda: integrity.run_kernel_free(tests, work, verdicts))[1]))
         stages.append(("feedback picture (matplotlib import included)",
-                     timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
+                       timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
     return {"stages": dict(stages), "ignored_s": ignored}
 
 

@@ -18,7 +18,7 @@ the conventional pipeline and >= 30 % of the roofline, or the measured reason wh
 import statistics
 import sys
 import tempfile
-import time
+import timeit
 from pathlib import Path
 
 import torch
@@ -36,12 +36,7 @@ REPEATS = 3
 
 
 def median_seconds(fn, repeats=REPEATS):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def sgemm_gflops():
