@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,grade,all,inspect,gradescope,check,kernel-free} ..."""
+"""Command line: python -m autograder {build,grade,all,inspect,gradescope,check} ..."""
 
 import argparse
 import json
@@ -30,10 +30,11 @@ def main(argv=None):
     gradescope.add_argument("--zip", help="the autograder zip (default: the built one)")
     gradescope.add_argument("--as-zip-file", action="store_true", help="hand the zip over as a file, not unpacked")
     check = sub.add_parser("check", parents=[which], help="grade submitted files: one JSON verdict per line "
-                           "(used by the plugin)")
-    check.add_argument("names", nargs="+")
+                           "(used by the graders, isolate.py)")
+    check.add_argument("names", nargs="*")
     check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
-    sub.add_parser("kernel-free", help="run the kernel-free test cases read from stdin (used by the plugin)")
+    check.add_argument("--kernel-free", action="store_true", help="then run the kernel-free test cases of the "
+                       "tests on stdin in this folder, and print their outcome")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
@@ -45,11 +46,7 @@ def main(argv=None):
     if args.command == "check":
         from . import checker
 
-        return checker.main(get(args.assignment), args.names, args.submitted)
-    if args.command == "kernel-free":
-        from . import integrity
-
-        return integrity.main()
+        return checker.main(get(args.assignment), args.names, args.submitted, args.kernel_free)
     if args.command == "gradescope":
         from . import emulate
 

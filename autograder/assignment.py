@@ -8,8 +8,9 @@ the bulk grader pay nothing for it. Adding a lesson means a master notebook in s
 a lesson package; `get(name)` finds it.
 
 Besides the declaration, a lesson package provides these modules, which the core imports by name:
-- checks: CHECKS, {file check name: function(Files) -> Found}, run on the submitted files before
-  the notebook (checker.py); Files(folder, device), the files one check reads; `device()`;
+- checks: CHECKS, {file check name: function(Files) -> Found}, run on the submitted files as they
+  were sealed before the notebook ran (checker.py); Files(folder, device), the files one check
+  reads; `device()`;
 - inspection: describe(path), the TA's view of one file (python -m autograder inspect);
 - picture: feedback_picture(verdicts) -> Figure or None, shown at the top of the feedback;
 - build: stage(staged, build_dir, committed) puts what only this lesson's autograder gets beside
@@ -23,9 +24,8 @@ from pathlib import Path
 
 DEFAULT = "saving-and-loading"
 DIST = Path(__file__).resolve().parent / "dist"  # build output: autograder zips, sample submissions, grades
-SUBMITTED = "../submitted"  # where the plugin keeps the submitted originals, beside the notebook's folder
-# The kernel's tests read SUBMITTED/verdicts.json; the plugin's own fresh run of the kernel-free
-# tests reads a private copy named by this variable instead, out of the kernel's reach.
+# The file checks' verdicts, for the hidden tests that compare the re-run's files with the
+# submitted ones: set only in the grader's own interpreter (checker.py), never in the kernel.
 VERDICTS_ENV = "AUTOGRADER_VERDICTS"
 
 

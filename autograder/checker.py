@@ -1,22 +1,31 @@
-"""The checker: grades submitted files in a fresh interpreter, before any student code runs.
+"""The checker: the grader's interpreter for the submitted files, started by isolate.py after the
+notebook's kernel has ended.
 
-    python -m autograder check --assignment NAME CHECK ... --submitted FOLDER
+    python -P -m autograder check --assignment NAME CHECK ... --submitted FOLDER [--kernel-free]
 
-Runs the lesson's file checks (its checks.CHECKS) on FOLDER/checkpoints and prints one JSON
-verdict per line as each check ends, with a fingerprint of every file it loaded. isolate.py starts
-it and reads the lines; a check that breaks on a crafted file reports `checker_crashed` and the
-others go on.
+Runs the lesson's file checks (its checks.CHECKS) on the sealed originals in FOLDER/checkpoints
+and prints one JSON verdict per line as each check ends, with a fingerprint of every file it
+loaded; a check that breaks on a crafted file reports `checker_crashed` and the others go on.
+With --kernel-free it then runs the kernel-free cases of the tests on stdin in the current folder
+(the notebook's re-run), with every verdict, and prints their outcome as one last line.
+stdin: {"verdicts": verdicts of earlier interpreters, "tests": {question: otter test source}}.
 """
 
 import json
 import os
+import sys
+import tempfile
 
 import torch
 
+from . import integrity
+from .assignment import VERDICTS_ENV
 from .codes import Found, Verdict, problem
 
 
-def main(assignment, names, submitted):
+def main(assignment, names, submitted, kernel_free=False):
+    given = json.load(sys.stdin) if kernel_free else {}
+    verdicts = given.get("verdicts", {})
     lesson = assignment.lesson("checks")
     torch.set_num_threads(1)  # small model, small batches: one thread is faster and uses half the CPU
     device = lesson.device()
@@ -29,4 +38,12 @@ def main(assignment, names, submitted):
             found = lesson.CHECKS[name](files)
         except Exception as e:  # a crafted file may break a stage: report it, never stop the others
             found = Found([problem("checker_crashed", detail=f"{type(e).__name__}: {e}")])
-        print(json.dumps(Verdict.of(name, found, files.fingerprints, files.plot).to_dict()), flush=True)
+        verdicts[name] = Verdict.of(name, found, files.fingerprints, files.plot).to_dict()
+        print(json.dumps(verdicts[name]), flush=True)
+    if kernel_free:
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as private:  # what the hidden tests read
+            json.dump(verdicts, private)
+            private.flush()
+            os.environ[VERDICTS_ENV] = private.name
+            print(json.dumps({"kernel_free": integrity.run_kernel_free(given["tests"])}), flush=True)
+    return 0

@@ -34,6 +34,8 @@ CORE_MESSAGES = {
     "not_reproduced": "{name}: re-running your notebook does not produce the file you submitted "
     "({detail}). Restart the kernel, run all cells once, then export, so the files come from the "
     "notebook you submit.",
+    "changed": "{name} was changed or removed while your notebook ran for grading, so the grader "
+    "cannot check the file you submitted. A notebook writes only inside its own folder.",
     "timeout": "The check of {name} ran longer than {seconds} s and was stopped.",
     "checker_crashed": "The checker stopped unexpectedly: {detail}",
 }

@@ -56,7 +56,9 @@ def grade_one(submission, autograder, timeout=TIMEOUT_S, as_zip_file=False):
     submission = Path(submission)
     with tempfile.TemporaryDirectory() as tmp:
         root = lay_out(tmp, autograder, submission, as_zip_file)
-        env = grading_environment(autograder)  # the zip's own code and data
+        scratch = Path(tmp, "tmp")  # this grading's temporary files (the sealed originals) go with it
+        scratch.mkdir()
+        env = {**grading_environment(autograder), "TMPDIR": str(scratch)}  # the zip's own code and data
         try:
             run = subprocess.run([sys.executable, str(root / "source" / "run_otter.py"), str(root)], env=env,
                                  timeout=timeout, capture_output=True, text=True)

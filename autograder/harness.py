@@ -5,7 +5,7 @@
 1. Arrange the upload, whatever its form, as the export cell lays it out (arrange.py): otter
    itself finds a notebook only at the top of the submission folder.
 2. Run otter's own autograder (`otter.run.run_autograder.main`); the GuardSubmission plugin
-   grades the files before the notebook runs and bounds the run.
+   seals the files before the notebook runs, bounds the run and grades the files after it.
 3. If otter stopped without results (the notebook killed its kernel, or the plugin's watchdog
    ended a run that went on too long), write results.json from the plugin's own verdicts:
    every point the files earned, zero for what needed the live kernel, and what happened.
@@ -42,7 +42,7 @@ def main(autograder_dir="/autograder"):
         run_autograder(str(ag))
     except Exception as e:  # noqa: BLE001 (whatever stopped otter, the file points stand)
         plugin = GuardSubmission.active
-        if plugin is None or not hasattr(plugin, "tests"):  # stopped before grading began
+        if plugin is None or not hasattr(plugin, "sealed"):  # stopped before grading began
             if results.exists():  # otter wrote its own error for the student
                 return 0
             raise

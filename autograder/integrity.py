@@ -8,31 +8,23 @@ results from what it holds itself:
 - the test definitions (names, points, visibility) it read from the autograder before any
   student code ran;
 - every test case that needs nothing from the live kernel (an otter test function without
-  parameters: the file checks and the public file tests) run again in a fresh interpreter,
-  after the kernel has ended, with the plugin's own package and its own verdicts;
+  parameters: the file checks and the public file tests) run again in the grader's own
+  interpreter after the kernel has ended (isolate.py), with the plugin's own package and the
+  verdicts on the files it sealed before the notebook ran;
 - only the cases that need the live notebook's variables (their parameters) are taken from the
   kernel: their pass or fail and message.
-A kernel-free case the kernel reports passed but the fresh run fails is flagged for a TA.
-Imports no torch: runs in otter's process.
+A kernel-free case the kernel reports passed but the grader's run fails is flagged for a TA.
+Imports no torch: runs in otter's process (run_kernel_free, in the grader's interpreter).
 """
 
 import io
-import json
-import os
 import pickle
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from otter.test_files import GradingResults
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
-from .assignment import VERDICTS_ENV
-
-PACKAGE = Path(__file__).resolve().parent
-TIME_LIMIT_S = 180  # the kernel-free cases: file loads and the re-run comparison, ~5 s here
 MESSAGE_LIMIT = 4000  # characters of one case's message kept from the kernel
 
 
@@ -53,42 +45,31 @@ def needs_kernel(case):
     return bool(case.body._get_func_params())
 
 
-def run_kernel_free(tests, submission, verdicts, time_limit=TIME_LIMIT_S):
-    """{question: {case name: (passed, message)}} for every kernel-free case, run in a fresh
-    interpreter in `submission` (the re-run's files) with this package and `verdicts`.
+def run_kernel_free(tests):
+    """In the grader's own interpreter (checker.py), in the re-run's folder: run every kernel-free
+    case of `tests` ({question: test file source}).
 
-    `python -P` keeps the submission folder off sys.path: its copy of this package was within
-    the kernel's reach, the plugin's own copy was not."""
-    with tempfile.TemporaryDirectory() as private:
-        path = Path(private, "verdicts.json")
-        path.write_text(json.dumps(verdicts))
-        env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), VERDICTS_ENV: str(path)}
-        try:
-            run = subprocess.run([sys.executable, "-P", "-m", "autograder", "kernel-free"], input=json.dumps(tests),
-                                 capture_output=True, text=True, cwd=submission, env=env, timeout=time_limit)
-            lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-            outcome = json.loads(lines[-1]) if lines else None
-            failure = None if outcome is not None else (run.stderr.strip().splitlines() or ["no output"])[-1]
-        except subprocess.TimeoutExpired:
-            outcome, failure = None, f"ran past {time_limit} s"
-    if outcome is None:
-        message = f"❌ The grader's own check could not finish: {failure}"
-        return {q: {c.name: (False, message) for c in parse(q, s).test_cases if not needs_kernel(c)}
-                for q, s in tests.items()}
-    return {q: {name: tuple(v) for name, v in cases.items()} for q, cases in outcome.items()}
-
-
-def main():
-    """The fresh interpreter's work: run the kernel-free cases of the tests on stdin."""
+    Returns:
+        dict: {question: {case name: (passed, message)}}.
+    """
     outcome = {}
-    for question, source in json.load(sys.stdin).items():
+    for question, source in tests.items():
         tf = parse(question, source)
         free = ExceptionTestFile(tf.name, tf.path, [c for c in tf.test_cases if not needs_kernel(c)])
         free.source = tf.source
         free.run({})
         outcome[question] = {r.test_case.name: (r.passed, r.message) for r in free.test_case_results}
-    print(json.dumps(outcome))
-    return 0
+    return outcome
+
+
+def trusted_outcome(tests, outcome, failure):
+    """{question: {case name: (passed, message)}} for every kernel-free case: the grader's
+    `outcome` (read back as JSON), or, when its interpreter did not finish, failed with `failure`."""
+    if outcome is None:
+        message = f"❌ The grader's own check could not finish: {failure}"
+        return {q: {c.name: (False, message) for c in parse(q, s).test_cases if not needs_kernel(c)}
+                for q, s in tests.items()}
+    return {q: {name: tuple(v) for name, v in cases.items()} for q, cases in outcome.items()}
 
 
 def rebuild(results, tests, trusted, kernel_stopped=None):

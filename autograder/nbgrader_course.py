@@ -37,7 +37,7 @@ UNSUPPORTED = ("# BEGIN SOLUTION NO PROMPT", "# SOLUTION NO PROMPT", "# BEGIN PR
 # Preprocessors nbgrader runs on a submission after sanitizing it: nbgrader's own defaults, with
 # ours around Execute (see nbgrader_grading.py).
 AUTOGRADE_PREPROCESSORS = (
-    "autograder.nbgrader_grading.GradeSubmittedFiles",
+    "autograder.nbgrader_grading.SealSubmittedFiles",
     "nbgrader.preprocessors.Execute",
     "autograder.nbgrader_grading.RecheckKernelFree",
     "nbgrader.preprocessors.IgnorePattern",
@@ -169,9 +169,9 @@ c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}
 # instructor's own run may have left in source/.
 c.Autograde.exclude_overwriting = {exclude!r}
 
-# Before nbgrader re-runs the notebook, grade the submitted files (and put the grading package
-# beside it); after, re-run the tests that need no live variables in a fresh interpreter, and add
-# the grader's notes and the resume picture at the top of the feedback.
+# Before nbgrader re-runs the notebook, seal the submitted files (and put the grading package
+# beside it); after, check them and re-run the tests that need no live variables in the grader's
+# own interpreter, and add the grader's notes and the resume picture at the top of the feedback.
 c.Autograde.autograde_preprocessors = [{preprocessors}
 ]
 '''

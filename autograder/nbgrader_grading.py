@@ -3,13 +3,14 @@ preprocessor a step (the course's nbgrader_config.py lists them around nbgrader'
 
 nbgrader copies the submitted folder to autograded/<student>/<assignment>/ (the submitted one is
 kept as it was), puts back the instructor's versions of the grade cells, then runs:
-1. GradeSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
-   holds only the self-check modules), moves the submitted checkpoint files out of the re-run's
-   way and grades them in fresh interpreters, before any student code runs;
-2. nbgrader's Execute: the notebook re-run, whose hidden tests read those verdicts;
-3. RecheckKernelFree: every test cell that needs no live variable (a test function without
-   parameters) runs again in a fresh interpreter with the grader's own verdicts, and that outcome
-   replaces the kernel's (student code could rewrite the tests' helpers in the kernel);
+1. SealSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
+   holds only the self-check modules) and seals the submitted checkpoint files, out of the
+   re-run's way, before any student code runs (isolate.seal);
+2. nbgrader's Execute: the notebook re-run;
+3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
+   cell that needs no live variable (a test function without parameters) with those verdicts,
+   and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
+   kernel);
 4. FeedbackSummary: a first cell with the notes on the files and the resume picture, which
    `nbgrader generate_feedback` shows above the notebook; the released self-check modules go
    back in place of the grading package (generate_feedback copies the folder).
@@ -17,7 +18,6 @@ Imports no torch: runs in nbgrader's process.
 """
 
 import ast
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,16 +28,16 @@ from traitlets import Integer
 
 from . import integrity
 from .arrange import replace
-from .assignment import VERDICTS_ENV, get
-from .isolate import check_submission
+from .assignment import get
+from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import feedback_summary, first_line
 
 PACKAGE = Path(__file__).resolve().parent
-STATE = "autograder"  # resources key: what the steps pass on (assignment, private folder, verdicts)
+STATE = "autograder"  # resources key: what the steps pass on (assignment, private folder, seals, verdicts)
 
 
-class GradeSubmittedFiles(NbGraderPreprocessor):
-    """Grade the submitted checkpoint files before the notebook runs (the otter plugin's
+class SealSubmittedFiles(NbGraderPreprocessor):
+    """Seal the submitted checkpoint files before the notebook runs (the otter plugin's
     before_grading, for nbgrader)."""
 
     def preprocess(self, nb, resources):
@@ -47,23 +47,29 @@ class GradeSubmittedFiles(NbGraderPreprocessor):
         if (here / "autograder").is_dir():  # the released self-check modules: put back after grading
             shutil.copytree(here / "autograder", private / "released", symlinks=True)
         replace(PACKAGE, here / "autograder")
-        verdicts = check_submission(assignment, here, private)
-        os.environ[VERDICTS_ENV] = str(private / "verdicts.json")  # the kernel's hidden tests read it
-        resources[STATE] = {"assignment": assignment, "private": private, "verdicts": verdicts}
+        (private / "sealed").mkdir()
+        sealed = seal(assignment, here, private / "sealed")
+        resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed}
         return nb, resources
 
 
 class RecheckKernelFree(NbGraderPreprocessor):
-    """Re-run the kernel-free test cells after the kernel, in a fresh interpreter; their outcome
-    replaces the kernel's. A cell the kernel passed and the fresh run fails is logged for a TA."""
+    """After the kernel, in the grader's own interpreter: check the sealed files, then re-run the
+    kernel-free test cells with those verdicts; their outcome replaces the kernel's. A cell the
+    kernel passed and the grader's run fails is logged for a TA."""
 
-    time_limit = Integer(integrity.TIME_LIMIT_S, help="Seconds for all the kernel-free cells together.").tag(config=True)
+    time_limit = Integer(KERNEL_FREE_LIMIT_S, help="Seconds for all the kernel-free cells together.").tag(config=True)
 
     def preprocess(self, nb, resources):
         state = resources[STATE]
         cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _kernel_free_test(c)}
         tests = {grade_id: _as_otter_test(grade_id, c) for grade_id, c in cells.items()}
-        trusted = integrity.run_kernel_free(tests, resources["metadata"]["path"], state["verdicts"], self.time_limit)
+        graded = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
+                             resources["metadata"]["path"], kernel_free_limit=self.time_limit)
+        state["verdicts"] = graded.verdicts
+        for path in graded.changed:
+            self.log.warning("%s was sealed before the notebook ran and changed while it ran", path)
+        trusted = integrity.trusted_outcome(tests, *graded.kernel_free)
         for grade_id, cell in cells.items():
             [(passed, message)] = trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
@@ -92,7 +98,6 @@ class FeedbackSummary(NbGraderPreprocessor):
         shutil.rmtree(here / "autograder")  # the grading package stays with the graders (feedback/ copies this folder)
         if (private / "released").is_dir():
             shutil.move(private / "released", here / "autograder")
-        os.environ.pop(VERDICTS_ENV, None)
         shutil.rmtree(private, ignore_errors=True)
         return nb, resources
 

@@ -1,4 +1,4 @@
-"""The otter plugin that guards a submission: its files are graded before any student code runs,
+"""The otter plugin that guards a submission: its files are sealed before any student code runs,
 the re-execution is bounded, and the score is rebuilt from what the plugin holds itself.
 
 otter calls, in otter's own process:
@@ -6,13 +6,14 @@ otter calls, in otter's own process:
   it reads .OTTER_LOG or executes the notebook. Here the plugin lays the submission out
   (arrange.py), puts back fresh copies of the autograder's files (otter does not copy a folder
   over one of the same name a student submitted), reads the test definitions while no student
-  code has run, moves the submitted checkpoints to ../submitted (the re-run would overwrite
-  them), and grades them there in fresh interpreters (isolate.py);
+  code has run, and seals the submitted checkpoints: moved to a private folder out of the
+  re-run's way, their SHA-256 kept in this process (isolate.py);
 - `before_execution` with the notebook: a first cell bounds every student cell (guard.py), and
   a watchdog ends the run at the assignment's run_time_limit_s;
-- `after_grading` with otter's results: rebuilt from the plugin's own verdicts and a fresh run
-  of every kernel-free case (integrity.py), then the feedback's summary (HTML: notes, what
-  happened to the run, the resume picture).
+- `after_grading` with otter's results: the grader's own interpreter checks the sealed files and
+  runs every kernel-free case (isolate.py), the results are rebuilt from those outcomes
+  (integrity.py), then the feedback's summary (HTML: notes, what happened to the run, the resume
+  picture).
 If the kernel dies or the watchdog ends it, otter stops without results; the harness then calls
 `results_without_kernel`, which keeps every point the files earned.
 """
@@ -30,8 +31,8 @@ from otter.test_files import GradingResults
 from . import integrity
 from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog
-from .assignment import SUBMITTED, get
-from .isolate import check_submission
+from .assignment import get
+from .isolate import grade_files, seal
 from .report import feedback_summary, first_line
 
 OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
@@ -66,9 +67,8 @@ class GuardSubmission(AbstractOtterPlugin):
         for p in (source / "files").iterdir():  # the grader's copies, whatever the student sent
             replace(p, self.here / p.name)
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
-        submitted = (self.here / SUBMITTED).resolve()
-        shutil.rmtree(submitted, ignore_errors=True)
-        self.verdicts = check_submission(self.assignment, self.here, submitted)
+        self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
+        self.sealed = seal(self.assignment, self.here, self.private)
 
     def before_execution(self, nb):
         """A first cell bounds each student cell; a watchdog bounds the whole run."""
@@ -104,8 +104,12 @@ class GuardSubmission(AbstractOtterPlugin):
         return results
 
     def _finish(self, results, events, kernel_stopped=None):
-        trusted = integrity.run_kernel_free(self.tests, self.here, self.verdicts)
+        graded = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
+        shutil.rmtree(self.private, ignore_errors=True)
+        self.verdicts = graded.verdicts
+        trusted = integrity.trusted_outcome(self.tests, *graded.kernel_free)
         flags = integrity.rebuild(results, self.tests, trusted, kernel_stopped)
+        flags += [f"{path} was sealed before the notebook ran and changed while it ran" for path in graded.changed]
         results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
         results.flags = flags
         results.__class__ = HtmlOutput

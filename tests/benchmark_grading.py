@@ -7,13 +7,13 @@ the same build, `import otter` with and without rfc3987-syntax, the solution not
 bottom, grading the reference submission as Gradescope runs the zip (laid out by emulate.lay_out,
 then the zip's run_otter.py), and the same submission through `nbgrader autograde` in a copy of
 the built nbgrader course. Memory is the peak of the summed RSS of the whole process tree (otter
-or nbgrader, the notebook's kernel, the checker subprocesses), sampled every 20 ms.
+or nbgrader, the notebook's kernel, the grader's own interpreter), sampled every 20 ms.
 
 Gradescope's image differs from this venv in two ways this machine cannot install, so its figures
 are projected from parts measured here: it has no rfc3987-syntax (nbgrader's Jupyter server brings
 it here; pip's resolution of the image's requirements has none), whose import builds Lark parsers
 inside every `import otter` (three processes import otter when grading: the runner, the kernel,
-the kernel-free check); and it takes CPU-only torch wheels (CPU_TORCH_MB). Targets (issue 13):
+the grader's own interpreter after it); and it takes CPU-only torch wheels (CPU_TORCH_MB). Targets (issue 13):
 grading <= 20 s CPU; peak <= 300 MB above the bare torch, torchvision import.
 """
 

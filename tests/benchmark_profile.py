@@ -4,18 +4,17 @@
 
 Each stage runs on its own, as the grader runs it, one after the other in one run:
 - otter's start: a fresh interpreter importing otter's runner and the plugin;
-- the file checks with the resume run: `python -m autograder check` on the submitted files;
 - the notebook, cell by cell (nbclient's timing), grouped by the notebook's section headings, with
   the kernel's start, then otter's tests (hidden ones included) in the same kernel; cells tagged
   `otter_ignore` (the lesson's demonstrations) are timed too but not run when otter grades;
-- the kernel-free tests run again in a fresh interpreter (integrity.run_kernel_free);
+- the grader's own interpreter after the kernel (isolate.run_checks): the file checks with the
+  resume run on the submitted files, then the kernel-free tests on the re-run's;
 - the feedback picture.
 Subprocess stages report CPU (user + system, whole process tree); notebook cells report wall
 time, which is their CPU time too (one thread, no I/O wait).
 """
 
 import datetime
-import json
 import os
 import resource
 import shutil
@@ -30,8 +29,8 @@ from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from autograder import COPY_IGNORE, integrity  # noqa: E402
-from autograder.assignment import VERDICTS_ENV, get  # noqa: E402
+from autograder import COPY_IGNORE  # noqa: E402
+from autograder.assignment import get  # noqa: E402
 from autograder.isolate import CHECKER, run_checks  # noqa: E402
 from benchmark_grading import measure  # noqa: E402
 
@@ -79,17 +78,12 @@ def run(submission=None):
         with zipfile.ZipFile(submission) as zf:
             zf.extractall(submitted)
             zf.extract(a.notebook, work)
-        verdicts, cpu = timed(lambda: run_checks(a.file_checks, submitted, checker=(*CHECKER, "--assignment", a.name)))
-        stages.append(("file checks and the resume run (checker)", cpu))
-
         (work / "gpu_checkpoint.pth").write_bytes((REPO / "release" / a.name / "gpu_checkpoint.pth").read_bytes())
         shutil.copytree(REPO / "autograder", work / "autograder", ignore=COPY_IGNORE)  # as the plugin lays it out
         with zipfile.ZipFile(a.zip) as zf:
             tests = {Path(n).stem: zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
-        Path(tmp, "verdicts.json").write_text(json.dumps(verdicts))
         nb = nbformat.read(work / a.notebook, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(
-            f"import os\nos.environ[{VERDICTS_ENV!r}] = {str(Path(tmp, 'verdicts.json'))!r}\n"
             "from otter.test_files.exception_test import ExceptionTestFile\n"
             f"for name, source in {tests!r}.items():\n"
             "    ExceptionTestFile.from_string(source, path=f'tests/{name}.py').run(globals())"))
@@ -105,8 +99,9 @@ def run(submission=None):
         for heading, graded, skipped in sections(nb):
             stages.append((f"notebook: {heading}", graded))
             ignored += skipped
-        stages.append(("kernel-free tests again (fresh interpreter)",
-                       timed(lambda: integrity.run_kernel_free(tests, work, verdicts))[1]))
+        (verdicts, _), cpu = timed(lambda: run_checks(a.file_checks, submitted, tests=tests, cwd=work,
+                                                      checker=(*CHECKER, "--assignment", a.name)))
+        stages.append(("grader's interpreter: file checks, resume run, kernel-free tests", cpu))
         stages.append(("feedback picture (matplotlib import included)",
                        timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
     return {"stages": dict(stages), "ignored_s": ignored}

@@ -14,6 +14,7 @@ from otter.test_files import GradingResults
 
 from autograder import integrity
 from autograder.guard import Watchdog
+from autograder.isolate import run_checks
 
 TESTS = {"q1": textwrap.dedent('''
     from otter.test_files import test_case
@@ -97,15 +98,26 @@ def test_unreadable_kernel_results_are_flagged():
                      "builtins.open)"]
 
 
+def kernel_free(tests, folder, verdicts):
+    """The grader's own interpreter with no file check to run: the kernel-free cases of `tests` in `folder`."""
+    _, outcome = run_checks([], folder, verdicts, tests, cwd=folder)
+    return integrity.trusted_outcome(tests, *outcome)
+
+
 def test_kernel_free_cases_run_in_a_fresh_interpreter_with_private_verdicts(tmp_path):
     (tmp_path / "answer.txt").write_text("42")
     (tmp_path / "autograder").mkdir()  # a copy within the kernel's reach, booby-trapped
     (tmp_path / "autograder" / "__init__.py").write_text("raise SystemExit('the submission copy was imported')")
-    outcome = integrity.run_kernel_free(TESTS, tmp_path, {"saved_model": {}})
+    outcome = kernel_free(TESTS, tmp_path, {"saved_model": {}})
     assert outcome == {"q1": {"q1 - 1": (True, "✅ Test case passed")}}
     (tmp_path / "answer.txt").write_text("41")
-    [(passed, message)] = integrity.run_kernel_free(TESTS, tmp_path, {})["q1"].values()
+    [(passed, message)] = kernel_free(TESTS, tmp_path, {})["q1"].values()
     assert not passed and "answer.txt should say 42" in message
+
+
+def test_kernel_free_cases_that_could_not_run_fail_with_the_reason():
+    assert integrity.trusted_outcome(TESTS, None, "ran past 180 s") == {
+        "q1": {"q1 - 1": (False, "❌ The grader's own check could not finish: ran past 180 s")}}
 
 
 def test_the_watchdog_ends_what_was_started_after_it():
@@ -141,5 +153,5 @@ def test_verdicts_file_reaches_the_fresh_interpreter_only_through_the_environmen
             import json, os
             assert json.load(open(os.environ["AUTOGRADER_VERDICTS"])) == {"best": {"ok": True}}
         ''')}
-    assert integrity.run_kernel_free(source, tmp_path, {"best": {"ok": True}})["q2"]["q2 - 1"][0] is True
+    assert kernel_free(source, tmp_path, {"best": {"ok": True}})["q2"]["q2 - 1"][0] is True
     assert json.dumps({"best": {"ok": True}}) not in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())

@@ -1,6 +1,6 @@
 """The grader's file checks for this lesson, by name: the student's own (filechecks.py), with the
 crash checkpoint's resume run added (resume.py). The core's checker runs them on the submitted
-files before the notebook (autograder/checker.py)."""
+files, sealed before the notebook ran (autograder/checker.py)."""
 
 import torch
 

@@ -1,8 +1,8 @@
 """The file checks: is each file the notebook wrote the one the lesson asks for?
 
 One implementation, run at two moments:
-- by the grader, on the submitted originals, in a fresh interpreter before any student code runs
-  (checks.py adds the grader's resume run of the crash checkpoint);
+- by the grader, on the submitted originals (sealed before any student code runs), in its own
+  interpreter (checks.py adds the grader's resume run of the crash checkpoint);
 - by the student, on the files their notebook has just written (selfcheck.py): the same rules,
   codes and messages, shipped inside the student notebook.
 A check reads top to bottom: load -> inspect -> verify, and returns what it Found.

@@ -1,9 +1,10 @@
 """The hidden tests' assertions, one call per hidden-test cell: they run in the notebook's kernel
 after otter has re-run it, and every message goes through Verdict.render, as the file checks' do.
 
-Calls without arguments (require_files) need nothing from the live notebook: the plugin runs them
-again in a fresh interpreter after the kernel has ended, and that run's verdict counts
-(autograder/integrity.py). The others test the notebook's own objects.
+Calls without arguments (require_files) need nothing from the live notebook: the grader runs them
+again in its own interpreter after the kernel has ended, and that run's verdict counts
+(autograder/integrity.py); in the kernel they find no verdicts. The others test the notebook's
+own objects.
 """
 
 import json
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .. import load
-from ..assignment import SUBMITTED, VERDICTS_ENV
+from ..assignment import VERDICTS_ENV
 from ..codes import Verdict
 from . import CRASH_EPOCH, early_stopping, resume, verification
 from .filechecks import files_of
@@ -22,8 +23,8 @@ from .recorded import loss_value
 
 
 def require_files(*names: str) -> None:
-    """The submitted files passed the file checks `names` before the notebook ran, and this re-run
-    wrote the same files (same keys and epochs, losses within 10 %).
+    """The submitted files passed the file checks `names`, and the notebook's re-run wrote the same
+    files (same keys and epochs, losses within 10 %).
 
     Args:
         *names: file checks (saved_model, periodic, best, crash, early_stopping).
@@ -32,9 +33,10 @@ def require_files(*names: str) -> None:
         AssertionError: the grader's messages and codes, one line a problem (as do all the
         require_* below).
     """
-    verdicts = Path(os.environ.get(VERDICTS_ENV) or Path(SUBMITTED, "verdicts.json"))
-    if not verdicts.exists():
-        raise AssertionError("No grading verdicts: the autograder's GuardSubmission plugin did not run.")
+    verdicts = Path(os.environ.get(VERDICTS_ENV, ""))
+    if not verdicts.is_file():  # as in the notebook's kernel: the grader's own interpreter runs this
+        raise AssertionError("No grading verdicts here: the grader checks the submitted files in its own "
+                             "interpreter after the notebook's run.")
     for name in names:
         verdict = Verdict.from_dict(json.loads(verdicts.read_text())[name])
         for rel, fp in verdict.files.items():
