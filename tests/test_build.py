@@ -135,7 +135,7 @@ def test_only_demonstrations_are_skipped_when_graded(built):
     nb = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     skipped = [c for c in code if "otter_ignore" in c.metadata.get("tags", [])]
-    assert len(skipped) == 6
+    assert len(skipped) == 7
     for cell in skipped:
         assert "otter_answer_cell" not in cell.metadata.get("tags", []) and "checkpoints/" not in cell.source
     graded = [_names(c.source) for c in code if c not in skipped and not c.source.lstrip().startswith("%")]

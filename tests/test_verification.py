@@ -120,7 +120,7 @@ def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
             torch.set_rng_state(ckpt["rng_state"])
         return [ref.train_one_epoch(model, opt, ref.make_loader(train, 11))]
 
-    assert bit_identical_resume(student_resume(True), path) == []
-    assert [p.code for p in bit_identical_resume(student_resume(False), path)] == ["not_bit_identical"]
+    assert bit_identical_resume(student_resume(True), train, path) == []
+    assert [p.code for p in bit_identical_resume(student_resume(False), train, path)] == ["not_bit_identical"]
     torch.save(saved[10], path)  # without rng_state the exact check does not apply
-    assert bit_identical_resume(student_resume(False), path) == []
+    assert bit_identical_resume(student_resume(False), train, path) == []

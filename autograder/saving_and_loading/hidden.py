@@ -79,13 +79,14 @@ def require_resumed(history_before: list[float], history_after: list[float], sta
     _assert_ok(Verdict("resumed run", problems))
 
 
-def require_bit_identical(history_after: list[float]) -> None:
+def require_bit_identical(history_after: list[float], train_set: torch.utils.data.Dataset) -> None:
     """With the optional RNG extension, the resume is bit-identical on the CPU (a 0-point note).
 
     Args:
         history_after: the training losses after resuming, one per epoch.
+        train_set: the notebook's training split, which its resumed run trained on.
     """
-    _assert_ok(Verdict("bit-identical resume", resume.bit_identical_resume(history_after),
+    _assert_ok(Verdict("bit-identical resume", resume.bit_identical_resume(history_after, train_set),
                        ["the optional extension: no points depend on it"]))
 
 

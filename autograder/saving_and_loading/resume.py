@@ -103,11 +103,13 @@ def optimizer_continued(optimizer, epochs_after, crash_epoch):
     return []
 
 
-def bit_identical_resume(history_after, rel=files_of("crash")[0].path):
+def bit_identical_resume(history_after, train_set, rel=files_of("crash")[0].path):
     """Problems when a checkpoint carrying the RNG state (the optional extension) does not resume
-    bit-identically: on the CPU, the first resumed epoch recomputed from the checkpoint must give
-    exactly the student's loss. On a GPU, dropout draws from the CUDA generator, which
-    torch.get_rng_state() does not hold, so there the tolerance of `continuity` applies alone."""
+    bit-identically: on the CPU, the first resumed epoch recomputed from the checkpoint on the
+    notebook's own `train_set` (what its resume trained on; the kernel needs no second copy of
+    the data) must give exactly the student's loss. On a GPU, dropout draws from the CUDA
+    generator, which torch.get_rng_state() does not hold, so there the tolerance of `continuity`
+    applies alone."""
     ckpt, refused = load(rel)
     needed = {"epoch", "model_state_dict", "optimizer_state_dict", "rng_state"}
     if refused or not isinstance(ckpt, dict) or not needed <= set(ckpt) or not history_after:
@@ -121,7 +123,7 @@ def bit_identical_resume(history_after, rel=files_of("crash")[0].path):
     kept = torch.get_rng_state()
     try:
         torch.set_rng_state(ckpt["rng_state"])
-        expected = train_one_epoch(model, optimizer, make_loader(data()[0], ckpt["epoch"] + 1))
+        expected = train_one_epoch(model, optimizer, make_loader(train_set, ckpt["epoch"] + 1))
     finally:
         torch.set_rng_state(kept)
     if expected != history_after[0]:
