@@ -29,7 +29,6 @@ from pathlib import Path
 from .assignment import get
 
 
-
 def assignment_of(autograder):
     """The Assignment an autograder zip grades (its otter_config.json names it)."""
     with zipfile.ZipFile(autograder) as zf:
@@ -121,6 +120,10 @@ def grading_environment(autograder):
 
 
 def main(upload, autograder=None, as_zip_file=False):
+    if os.geteuid() != 0:
+        print("python -m autograder gradescope needs root: it mounts a private /autograder (unshare -m). "
+              "As any user, `python -m autograder grade UPLOAD` grades with the same zip and harness.", file=sys.stderr)
+        return 2
     results, _ = run_in_private_autograder(upload, autograder, as_zip_file)
     for test in results["tests"]:
         score = f"{test['score']:g} / {test['max_score']:g}" if "max_score" in test else ""

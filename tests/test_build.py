@@ -13,7 +13,8 @@ import nbformat
 import yaml
 
 from autograder import build
-from autograder.saving_and_loading import ASSIGNMENT
+from autograder.saving_and_loading import ASSIGNMENT, DATA_ENV
+from autograder.saving_and_loading.model import MNIST
 
 import leaks
 
@@ -32,11 +33,25 @@ def test_committed_release_is_what_the_build_makes(built):
             f"release/{ASSIGNMENT.name}/{name} differs from a fresh build: run `python -m autograder build` and commit")
 
 
-def test_build_is_reproducible(built, tmp_path):
+def test_build_on_a_fresh_machine_is_reproducible(built, mnist_mirror, tmp_path, monkeypatch):
+    """No MNIST_DATA_ROOT and no data folder, online (a local mirror): the build downloads the
+    files once, verifies them and makes the same release and the same data in the zip."""
+    url, requests = mnist_mirror
+    monkeypatch.setattr(MNIST, "mirrors", [url])
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
     again = tmp_path / "release"
     build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", course=tmp_path / "course",
                with_samples=False)
+    assert set(requests) == {"/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"}
+    asked = len(requests)
+    build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", course=tmp_path / "course",
+               with_samples=False)
+    assert len(requests) == asked  # the second build reads ./data
     assert (again / NOTEBOOK).read_bytes() == (built["release_dir"] / NOTEBOOK).read_bytes()
+    with zipfile.ZipFile(tmp_path / "ag.zip") as fresh, zipfile.ZipFile(built["zip_path"]) as first:
+        data = [n for n in first.namelist() if n.startswith("files/data/")]
+        assert len(data) == 2 and all(fresh.read(n) == first.read(n) for n in data)
 
 
 def test_release_has_no_solution_and_no_hidden_test(built):

@@ -12,9 +12,10 @@ import pytest
 
 from autograder import grade
 from autograder.emulate import run_in_private_autograder
-from conftest import WORKERS
+from conftest import WORKERS, needs_root
 from test_catalogue import ENTRIES, expected_scores
 
+pytestmark = needs_root
 FORMS = [(name, form) for name, e in sorted(ENTRIES.items()) for form in e.get("forms", [])]
 
 

@@ -45,13 +45,3 @@ def test_notebook_and_reference_agree(tmp_path, monkeypatch):
     assert losses[0] == losses[1]
     assert ns["make_loader"](ns["val_set"]).batch_size == BATCH_SIZE
 
-
-def test_missing_data_names_the_files(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(reference.MNIST, "mirrors", [])  # offline
-    try:
-        reference.mnist_split("t10k", root=tmp_path / "nowhere", cache=tmp_path / "cache")
-    except FileNotFoundError as e:
-        assert "t10k-images-idx3-ubyte.gz" in str(e) and "MNIST_DATA_ROOT" in str(e)
-    else:
-        raise AssertionError("no error for missing data")

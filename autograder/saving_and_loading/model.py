@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
-from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
 from . import BATCH_SIZE, DATA_ENV, SPLIT_SEED, SPLIT_SIZES
 
@@ -43,31 +43,41 @@ def data_root():
     return Path(os.environ.get(DATA_ENV, "data"))
 
 
-def mnist_split(split="t10k", root=None, cache="data"):
-    """One official MNIST split ("t10k" or "train"): (uint8 images N x 28 x 28, labels).
-
-    Verified .gz files under `root` are unpacked into the writable `cache` (the root may be a
-    read-only shared folder); missing ones come from torchvision's mirrors when online.
-    """
+def mnist_files(split="t10k", root=None, cache="data"):
+    """{file name: verified .gz} of one official MNIST split ("t10k" or "train"): each from `root`
+    (which may be a read-only shared folder), else from `cache`, else downloaded into `cache` from
+    torchvision's mirrors. Offline, the error names every missing file."""
     src, raw = Path(root or data_root()) / "MNIST" / "raw", Path(cache) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    files, missing = {}, []
     for filename, md5 in [r for r in MNIST.resources if r[0].startswith(split)]:
-        if (raw / filename[:-3]).exists():
-            continue
-        if check_integrity(src / filename, md5):
-            extract_archive(src / filename, raw)
-            continue
-        for mirror in MNIST.mirrors:
+        found = [d / filename for d in (src, raw) if check_integrity(d / filename, md5)]
+        for mirror in [] if found else MNIST.mirrors:
             try:
-                download_and_extract_archive(mirror + filename, raw, filename=filename, md5=md5)
+                download_url(mirror + filename, raw, filename=filename, md5=md5)
+                found = [raw / filename]
                 break
             except (OSError, RuntimeError):
                 continue
+        if found:
+            files[filename] = found[0]
         else:
-            raise FileNotFoundError(
-                f"MNIST file {filename} is missing and could not be downloaded. Put it (md5 {md5}) "
-                f"into {src.resolve()}/, or set {DATA_ENV} to the folder that holds MNIST/raw/."
-            )
+            missing.append(f"{filename} (md5 {md5})")
+    if missing:
+        raise FileNotFoundError(
+            f"MNIST files missing and not downloadable (offline?): {', '.join(missing)}. Put them into "
+            f"{src.resolve()}/, or set {DATA_ENV} to the folder that holds MNIST/raw/."
+        )
+    return files
+
+
+def mnist_split(split="t10k", root=None, cache="data"):
+    """One official MNIST split: (uint8 images N x 28 x 28, labels), its verified files
+    (mnist_files) unpacked into the writable `cache`."""
+    raw = Path(cache) / "MNIST" / "raw"
+    for gz in mnist_files(split, root, cache).values():
+        if not (raw / gz.name[:-3]).exists():
+            extract_archive(gz, raw)
     return (
         read_image_file(str(raw / f"{split}-images-idx3-ubyte")),
         read_label_file(str(raw / f"{split}-labels-idx1-ubyte")),
