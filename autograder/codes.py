@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 CORE_MESSAGES = {
     "missing": "{name} is missing: {remedy}.",
     "empty": "{name} is empty (0 bytes): the save was interrupted or the file was created by hand.",
-    "too_large": "{name} is {size:,} bytes, over the {cap:,}-byte limit; a checkpoint of this "
-    "lesson's model is under 2 MB.",
+    "too_large": "{name} is {size:,} bytes, over the {cap:,}-byte limit: save state_dicts and numbers, "
+    "not data sets or whole objects.",
     "not_torch_zip": "{name} is not a file written by torch.save (it is not a zip archive).",
     "legacy_format": "{name} uses torch's legacy (pre-1.6) format; save it with a current "
     "torch.save.",

@@ -8,7 +8,7 @@ Called by the graders (the otter plugin, the nbgrader preprocessors):
 - `grade_files`, after the kernel, confirms the digests and runs the lesson's file checks on the
   originals (checker.py), then the kernel-free test cases on the re-run's files with those
   verdicts (integrity.py), in one interpreter: one torch import for both instead of one each
-  before and after the kernel (about 3.5 s of CPU a grading). A file that changed while the
+  before and after the kernel. A file that changed while the
   notebook ran is not checked: its check's verdict is `changed`.
 The checks share that interpreter while they succeed; a check that hangs or kills it gets a
 `timeout` or `checker_crashed` verdict and the rest go on in a new one, the kernel-free cases in

@@ -36,7 +36,7 @@ from .isolate import grade_files, seal
 from .report import feedback_summary, first_line
 
 OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
-SUMMARY_LIMIT = 150_000  # characters of the top-level output (the picture is about 60,000)
+SUMMARY_LIMIT = 150_000  # characters of the top-level output, the picture's base64 included
 
 
 class GuardSubmission(AbstractOtterPlugin):
