@@ -101,11 +101,24 @@ def test_questions_and_points_are_the_masters():
     assert [q["name"] for q in declared] == list(ASSIGNMENT.questions)
 
 
-def test_export_cell_is_written_from_the_contract(built):
+def test_export_cell_zips_the_saved_notebook_and_the_files_present(built, tmp_path, monkeypatch, capsys):
+    """The release's last cell, run on Jupyter with two of the contract's files written: the zip
+    holds the saved notebook and those two, and the cell names the others."""
     release = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
-    assert release.cells[-1].source == build.export_cell(ASSIGNMENT)
-    for f in ASSIGNMENT.contract:
-        assert repr(f.path) in release.cells[-1].source
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / NOTEBOOK).write_text('{"saved": true}')
+    present = [f.path for f in ASSIGNMENT.contract[:2]]
+    for path in present:
+        Path(path).parent.mkdir(exist_ok=True)
+        Path(path).write_bytes(b"weights")
+    exec(release.cells[-1].source, {"get_ipython": lambda: "ipykernel.zmqshell", "Path": Path, "os": os})
+    [exported] = tmp_path.glob(f"{ASSIGNMENT.name}_*.zip")
+    with zipfile.ZipFile(exported) as zf:
+        assert sorted(zf.namelist()) == sorted([NOTEBOOK, *present]) and zf.read(NOTEBOOK) == b'{"saved": true}'
+    said = capsys.readouterr().out
+    n = len(ASSIGNMENT.contract)
+    assert f"this notebook and 2 of {n} checkpoint files (not written yet: " in said
+    assert all(f.path in said for f in ASSIGNMENT.contract[2:]) and not any(p in said for p in present)
 
 
 def test_otter_assign_on_the_master_stops_at_once_naming_the_build(tmp_path):

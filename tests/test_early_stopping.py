@@ -47,8 +47,24 @@ class TiesImprove(ReferenceEarlyStopping):
         return super().step(val_loss, model)
 
 
-def test_reference_matches_itself():
-    assert compare_early_stopping(ReferenceEarlyStopping) == []
+def solution_early_stopping():
+    """The master notebook's own EarlyStopping (its solution), as the reference solution runs it."""
+    import copy
+    import json
+
+    from autograder.build import source_of
+    from autograder.saving_and_loading import ASSIGNMENT
+
+    cells = json.loads((source_of(ASSIGNMENT) / ASSIGNMENT.notebook).read_text())["cells"]
+    [source] = ["".join(c["source"]) for c in cells if "".join(c["source"]).startswith("class EarlyStopping")]
+    namespace = {"copy": copy}
+    exec(source, namespace)
+    return namespace["EarlyStopping"]
+
+
+def test_the_solution_meets_the_written_rules():
+    assert compare_early_stopping(solution_early_stopping()) == []
+    assert compare_early_stopping(NeverResets) != []  # the control: the comparison can fail
 
 
 def test_mistakes_are_named():
@@ -97,7 +113,7 @@ class NoStateDict:
 def test_resumed_early_stopping():
     from autograder.saving_and_loading.early_stopping import compare_resumed_early_stopping
 
-    assert compare_resumed_early_stopping(ReferenceEarlyStopping) == []  # resumes like Lightning's callback
+    assert compare_resumed_early_stopping(solution_early_stopping()) == []  # resumes like Lightning's callback
     problems = compare_resumed_early_stopping(ForgetsCounter)
     assert problems and "resumed from state_dict()" in problems[0].message
     assert "AttributeError" in compare_resumed_early_stopping(NoStateDict)[0].message
