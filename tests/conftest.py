@@ -11,7 +11,7 @@ import pytest
 
 from autograder import build, grade
 from autograder.assignment import get
-from catalogue.make import make_all
+from catalogue.make import make_and_grade
 
 WORKERS = os.cpu_count() or 1
 AS_ROOT = os.geteuid() == 0
@@ -54,10 +54,7 @@ def graded(bulk):
 def catalogue(built, tmp_path_factory):
     """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
     form; the other upload forms are written to the folder's forms/."""
-    folder = tmp_path_factory.mktemp("catalogue")
-    make_all(built["solution"], folder / "submissions", workers=WORKERS)
-    graded, _ = grade.grade_all([folder / "submissions"], folder / "grades", built["zip_path"], workers=WORKERS)
-    return folder / "submissions", {g.file.removesuffix(".zip"): g for g in graded}
+    return make_and_grade(built, tmp_path_factory.mktemp("catalogue"), WORKERS)
 
 
 @pytest.fixture

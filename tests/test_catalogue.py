@@ -5,15 +5,19 @@ feedback that names it; every correct variation must get full marks; a hostile n
 what its files earned and no more, and is flagged for a TA when its kernel claimed otherwise.
 """
 
+import io
+import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
+import torch
 
 from autograder import grade
 from autograder.saving_and_loading import ASSIGNMENT
 
-QUESTIONS = ASSIGNMENT.questions
-from catalogue.make import entries
+QUESTIONS, NOTEBOOK = ASSIGNMENT.questions, ASSIGNMENT.notebook
+from catalogue.make import Made, entries, make_all
 
 ENTRIES = {e["name"]: e for e in entries()}
 
@@ -28,6 +32,42 @@ def test_the_catalogue_is_complete():
     for e in ENTRIES.values():
         if e["kind"] != "hostile":
             assert (sum(expected_scores(e).values()) < 16) == (e["kind"] == "mistakes"), e["name"]
+
+
+def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
+    """A stale edit, a graded_only cell that acts in the student's run and a premise the run no
+    longer meets each fail their own entry, with the reason; the others are still made, here from
+    the reference run they share (a one-cell notebook: nothing is run)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, tmp_path / NOTEBOOK)
+    best = io.BytesIO()
+    torch.save({"epoch": 9}, best)
+    with zipfile.ZipFile(tmp_path / "reference.zip", "w") as zf:
+        zf.writestr(NOTEBOOK, nbformat.writes(nb))
+        zf.writestr("checkpoints/best.pth", best.getvalue())
+    guarded = "from otter import Notebook\nif Notebook._grading_mode:\n    x = 2"
+    catalogue = [
+        {"name": "stale", "edits": [{"in": "y = 1", "replace": "1", "with": "2"}]},
+        {"name": "acts-in-the-run", "add_cells": [{"after": "x = 1", "graded_only": True, "source": "x = 2"}]},
+        {"name": "acts-in-an-else", "add_cells": [{"after": "x = 1", "graded_only": True,
+                                                    "source": guarded + "\nelse:\n    x = 3"}]},
+        {"name": "premise-moved", "premise": [{"of": "best.pth epoch", "is": 10}]},
+        {"name": "graded-only", "add_cells": [{"after": "x = 1", "graded_only": True, "source": guarded}],
+         "premise": [{"of": "best.pth epoch", "is": 9}], "drop": ["checkpoints/best.pth"]},
+    ]
+    zips, failed = make_all(catalogue, tmp_path / NOTEBOOK, tmp_path / "made", reference=tmp_path / "reference.zip")
+    assert failed == {"stale": "AssertionError: 'y = 1' picks 0 code cells, not one",
+                      "acts-in-the-run": "AssertionError: a graded_only cell acts outside otter's grading mode:\nx = 2",
+                      "acts-in-an-else": f"AssertionError: a graded_only cell acts outside otter's grading mode:\n"
+                                         f"{guarded}\nelse:\n    x = 3",
+                      "premise-moved": "AssertionError: premise no longer holds: best.pth epoch is 10: found 9"}
+    with zipfile.ZipFile(zips["graded-only"]) as zf:
+        assert zf.namelist() == [NOTEBOOK]
+        assert [c.source for c in nbformat.reads(zf.read(NOTEBOOK), as_version=4).cells] == ["x = 1", guarded]
+    with pytest.raises(pytest.fail.Exception, match="entry stale could not be made: AssertionError: 'y = 1' picks"):
+        Made({}, failed)["stale"]
+    with pytest.raises(KeyError):
+        Made({}, failed)["never-listed"]
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))

@@ -5,6 +5,7 @@ hidden parts out, and name, for every catalogue submission, the codes the grader
 for the same files.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +18,6 @@ import pytest
 from autograder import build, grade
 from autograder.saving_and_loading import ASSIGNMENT
 from autograder.saving_and_loading.messages import MESSAGES
-from autograder.saving_and_loading.selfcheck import verdicts
 
 FILE_CHECKS, NOTEBOOK = ASSIGNMENT.file_checks, ASSIGNMENT.notebook
 from test_catalogue import ENTRIES
@@ -53,24 +53,43 @@ def test_the_notebook_ships_the_file_checks_and_not_the_hidden_rules(shipped):
 def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_path):
     with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as zf:
         zf.extractall(tmp_path)
-    script = ("import autograder, sys\n"
-              f"assert autograder.__file__.startswith({str(shipped)!r}), autograder.__file__\n"
-              "from autograder.saving_and_loading import selfcheck\n"
-              "sys.exit(0 if selfcheck.report() else 1)")
-    env = {**os.environ, "PYTHONPATH": str(shipped)}
-    run = subprocess.run([sys.executable, "-P", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    run = run_shipped(shipped, "import sys\nfrom autograder.saving_and_loading import selfcheck\n"
+                      "sys.exit(0 if selfcheck.report() else 1)", tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("- OK") == len(FILE_CHECKS)
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-def test_the_self_check_names_what_the_grader_names(catalogue, name, tmp_path):
-    """On the files a catalogue submission sends, every code the self-check reports is one the
-    grader's feedback names, and every file-only code the feedback names the self-check reports."""
+def run_shipped(shipped, script, cwd):
+    """Run `script` with the modules the notebook ships and no other copy of autograder (-P: not
+    the working directory's either); returns its completed process."""
+    script = (f"import autograder\nassert autograder.__file__.startswith({str(shipped)!r}), autograder.__file__\n"
+              + script)
+    env = {**os.environ, "PYTHONPATH": str(shipped)}
+    return subprocess.run([sys.executable, "-P", "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def shipped_codes(shipped, catalogue, tmp_path_factory):
+    """{entry: the codes the shipped self-check names} for every catalogue submission made, each
+    unpacked as the student's folder, all in one interpreter."""
     folder, graded = catalogue
-    with zipfile.ZipFile(folder / f"{name}.zip") as zf:
-        zf.extractall(tmp_path)
-    mine = set().union(*({p.code for p in v.problems} for v in verdicts(FILE_CHECKS, tmp_path)))
-    feedback = codes(grade.feedback(graded[name]))
+    root = tmp_path_factory.mktemp("selfcheck")
+    for name in graded:
+        with zipfile.ZipFile(folder / f"{name}.zip") as zf:
+            zf.extractall(root / name)
+    script = ("import json, pathlib\nfrom autograder.saving_and_loading.selfcheck import verdicts\n"
+              "print(json.dumps({d.name: sorted({p.code for v in verdicts(folder=d) for p in v.problems})"
+              " for d in pathlib.Path('.').iterdir()}))")
+    run = run_shipped(shipped, script, root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return {name: set(found) for name, found in json.loads(run.stdout.splitlines()[-1]).items()}
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_the_self_check_names_what_the_grader_names(catalogue, shipped_codes, name):
+    """On the files a catalogue submission sends, every code the shipped self-check reports is one
+    the grader's feedback names, and every file-only code the feedback names the self-check reports."""
+    feedback = codes(grade.feedback(catalogue[1][name]))
+    mine = shipped_codes[name]
     assert mine <= feedback, f"the self-check says {sorted(mine - feedback)}, the grader does not"
     assert feedback & FILE_ONLY <= mine, f"the grader says {sorted(feedback & FILE_ONLY - mine)}, the self-check does not"

@@ -2,31 +2,42 @@
 student runs it (export cell included), then changed at the zip level where the manifest says.
 
 An entry's `run_edits` change only the student's run, not the notebook they submit: they emulate
-the machine it ran on (a GPU's own dropout stream). `saved_on: cuda` re-saves its checkpoint files
+the machine it ran on (a GPU's own dropout stream). An `add_cells` cell marked `graded_only` acts
+only under otter's grading mode (checked: see acts_only_under_grading), so it is in the notebook
+submitted but changes nothing in the student's run. `saved_on: cuda` re-saves its checkpoint files
 as a GPU run tags them; `payload_in` adds an object to a checkpoint file that calls open(canary)
-when a full unpickler loads it. `add_cells` inserts new code cells. `forms` also writes the
-submission as the other ways a student uploads it (see FORMS), into forms/; `nbgrader_form`
-writes it as an nbgrader student submits it.
+when a full unpickler loads it. `forms` also writes the submission as the other ways a student
+uploads it (see FORMS), into forms/; `nbgrader_form` writes it as an nbgrader student submits it.
+
+Entries whose student runs are the same notebook share one run; the unedited solution's run is
+the build's reference.zip when given. `premise` states what an entry's expected outcome rests on
+in its run's files (see check_premise). An entry that cannot be made (a stale edit, a premise that
+no longer holds, a run that failed) is recorded with its reason and the others are still made.
 """
 
-import functools
+import ast
 import io
+import operator
 import shutil
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import nbformat
+import pytest
 import torch
 import yaml
 
+from autograder import grade
 from autograder.build import submit
 from autograder.saving_and_loading import ASSIGNMENT
 from autograder.saving_and_loading.build import save_as_on_gpu
+from autograder.saving_and_loading.verification import SAME_RUN_TOLERANCE
 
 NAME, NOTEBOOK = ASSIGNMENT.name, ASSIGNMENT.notebook
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
+GRADING_MODE = "Notebook._grading_mode"  # otter sets it in the kernel it grades in
 
 
 def entries():
@@ -50,6 +61,72 @@ def apply_edits(nb, edits, add_cells=()):
         nb.cells.insert(nb.cells.index(pick(nb, add["after"])) + 1, nbformat.v4.new_code_cell(add["source"]))
 
 
+def acts_only_under_grading(source):
+    """Every top-level statement is an import, a def, or an `if`/`while` on otter's grading mode
+    with no else: in the student's own run the cell defines names and does nothing else."""
+    def guarded(stmt):
+        return isinstance(stmt, (ast.If, ast.While)) and not stmt.orelse and ast.unparse(stmt.test) == GRADING_MODE
+    return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef)) or guarded(s)
+               for s in ast.parse(source).body)
+
+
+def notebooks(entry, solution):
+    """(the notebook the student runs, the notebook they submit)."""
+    adds = entry.get("add_cells", [])
+    for add in adds:
+        assert not add.get("graded_only") or acts_only_under_grading(add["source"]), (
+            f"a graded_only cell acts outside otter's grading mode:\n{add['source']}")
+    run, submitted = (nbformat.read(solution, as_version=4) for _ in range(2))
+    apply_edits(run, entry.get("edits", []) + entry.get("run_edits", []), [a for a in adds if not a.get("graded_only")])
+    apply_edits(submitted, entry.get("edits", []), adds)
+    return run, submitted
+
+
+def cells(nb):
+    """What a run depends on: the cells' sources (new cells get random ids)."""
+    return tuple((c.cell_type, c.source) for c in nb.cells)
+
+
+def run_notebook(nb, folder, group):
+    """The export zip of one student run of `nb`."""
+    source = folder / "runs" / group / NOTEBOOK
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    return submit(source, folder / "work" / group, allow_errors=True)
+
+
+def value(spec, run_zip, reference_zip):
+    """A premise's value: "[reference ]<file in checkpoints/> <key>[.<key>...]", read from the
+    entry's run (or the unedited solution's run) with weights_only=True."""
+    words = spec.split()
+    zip_path = reference_zip if words[0] == "reference" else run_zip
+    file, keys = f"checkpoints/{words[-2]}", words[-1].split(".")
+    with zipfile.ZipFile(zip_path) as zf:
+        assert file in zf.namelist(), f"premise no longer holds: {spec}: the run wrote no {file}"
+        found = torch.load(io.BytesIO(zf.read(file)), weights_only=True)
+    for key in keys:
+        found = found[key]
+    return found.item() if isinstance(found, torch.Tensor) else found
+
+
+# How a premise compares two values; `apart_from`: further apart than the grader's re-run
+# tolerates (SAME_RUN_TOLERANCE of the larger), so the re-run cannot pass one for the other;
+# `within`: not apart, so it can.
+PREMISE_TESTS = {"is": operator.eq, "at_most": operator.le,
+                 "apart_from": lambda a, b: abs(a - b) > SAME_RUN_TOLERANCE * max(a, b),
+                 "within": lambda a, b: abs(a - b) <= SAME_RUN_TOLERANCE * max(a, b)}
+
+
+def check_premise(entry, run_zip, reference_zip):
+    """Each item of the entry's `premise`: {of: value, <test>: literal (is) or value (the others)}."""
+    for item in entry.get("premise", []):
+        [test] = set(item) & set(PREMISE_TESTS)
+        a = value(item["of"], run_zip, reference_zip)
+        b = item[test] if test == "is" else value(item[test], run_zip, reference_zip)
+        assert PREMISE_TESTS[test](a, b), (f"premise no longer holds: {item['of']} {test} {item[test]}: found {a!r}"
+                                           + ("" if test == "is" else f" and {b!r}"))
+
+
 class Payload:
     """Creates the file `canary` if a full unpickler loads it; weights_only=True refuses it."""
 
@@ -60,21 +137,15 @@ class Payload:
         return (open, (self.canary, "w"))
 
 
-def make(entry, solution, folder):
-    """The submission zip for one entry."""
-    edits, run_edits, add_cells = entry.get("edits", []), entry.get("run_edits", []), entry.get("add_cells", [])
-    exported = submit(solution, folder / "work" / entry["name"], allow_errors=True,
-                      edit=functools.partial(apply_edits, edits=edits + run_edits, add_cells=add_cells))
+def derive(entry, submitted, run_zip, folder):
+    """The entry's submission zip: its run's export zip with the notebook it submits and the
+    zip-level changes."""
     target = folder / f"{entry['name']}.zip"
-    with zipfile.ZipFile(exported) as src, zipfile.ZipFile(target, "w") as dst:
+    with zipfile.ZipFile(run_zip) as src, zipfile.ZipFile(target, "w") as dst:
         for item in src.infolist():
             if item.filename in entry.get("drop", []):
                 continue
-            data = src.read(item)
-            if run_edits and item.filename == NOTEBOOK:
-                nb = nbformat.read(solution, as_version=4)
-                apply_edits(nb, edits, add_cells)
-                data = nbformat.writes(nb)
+            data = nbformat.writes(submitted) + "\n" if item.filename == NOTEBOOK else src.read(item)  # as nbformat.write
             if item.filename in entry.get("payload_in", []):
                 buf = io.BytesIO()
                 torch.save({**torch.load(io.BytesIO(data), weights_only=True), "x": Payload(entry["canary"])}, buf)
@@ -137,9 +208,63 @@ def nbgrader_form(entry, export, source_notebook, released, target):
     return target
 
 
-def make_all(solution, folder, workers=2):
-    """{name: zip} for every entry, `workers` notebooks at a time."""
+def reason(error):
+    return f"{type(error).__name__}: {error}"
+
+
+def make_all(catalogue, solution, folder, workers=2, reference=None):
+    """({name: zip}, {name: why it could not be made}) for the entries of `catalogue`: one student
+    run per distinct run notebook, `workers` at a time; `reference` is the export zip of the
+    unedited solution's run, if one was made already."""
     folder.mkdir(parents=True, exist_ok=True)
+    failed, planned, groups = {}, {}, {}  # groups: run cells -> (group name, run notebook)
+    for entry in catalogue:
+        try:
+            run, submitted = notebooks(entry, solution)
+        except Exception as error:  # a stale edit fails that entry only
+            failed[entry["name"]] = reason(error)
+            continue
+        planned[entry["name"]] = entry, submitted, cells(run)
+        groups.setdefault(cells(run), (entry["name"], run))
+    unedited = cells(nbformat.read(solution, as_version=4))
+    runs, run_failed = ({unedited: reference} if reference else {}), {}
     with ProcessPoolExecutor(workers) as pool:
-        futures = {e["name"]: pool.submit(make, e, solution, folder) for e in entries()}
-        return {name: f.result() for name, f in futures.items()}
+        futures = {key: pool.submit(run_notebook, run, folder, group)
+                   for key, (group, run) in groups.items() if key not in runs}
+        for key, future in futures.items():
+            try:
+                runs[key] = future.result()
+            except Exception as error:  # fails the entries of that run only
+                run_failed[key] = reason(error)
+    zips = {}
+    for name, (entry, submitted, key) in planned.items():
+        try:
+            assert key not in run_failed, f"its run failed: {run_failed.get(key)}"
+            check_premise(entry, runs[key], runs.get(unedited))
+            zips[name] = derive(entry, submitted, runs[key], folder)
+        except Exception as error:
+            failed[name] = reason(error)
+    return zips, failed
+
+
+class Made(dict):
+    """{name: Graded} of the entries made; looking up one that could not be made fails its test
+    with the reason."""
+
+    def __init__(self, graded, failed):
+        super().__init__(graded)
+        self.failed = failed
+
+    def __missing__(self, name):
+        if name in self.failed:
+            pytest.fail(f"catalogue entry {name} could not be made: {self.failed[name]}", pytrace=False)
+        raise KeyError(name)
+
+
+def make_and_grade(built, folder, workers):
+    """(the submissions folder, Made) of every catalogue entry, graded in its export-zip form by
+    the build `built` (the `built` fixture); the other upload forms are written to forms/."""
+    submissions = folder / "submissions"
+    _, failed = make_all(entries(), built["solution"], submissions, workers, built["samples_dir"] / "reference.zip")
+    graded, _ = grade.grade_all([submissions], folder / "grades", built["zip_path"], workers=workers)
+    return submissions, Made({g.file.removesuffix(".zip"): g for g in graded}, failed)
