@@ -7,14 +7,23 @@ import sys
 from .assignment import DEFAULT, get
 
 
+def positive(text):
+    """An argparse type: a whole number above 0."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
     which = argparse.ArgumentParser(add_help=False)
     which.add_argument("--assignment", default=DEFAULT, help=f"the assignment (source/NAME/; default: {DEFAULT})")
     grading = argparse.ArgumentParser(add_help=False, parents=[which])
-    grading.add_argument("--workers", type=int, help="parallel gradings (default: the number of cores)")
+    grading.add_argument("--workers", type=positive, help="parallel gradings (default: the number of cores)")
     grading.add_argument("--out", help="folder for final_grades.csv and feedback/ (default: autograder/dist/NAME-grades)")
+    grading.add_argument("--timeout", type=positive, metavar="SECONDS", help="seconds one submission may take, then "
+                         "it gets a row of zeros (default: 600, Gradescope's default limit)")
     sub.add_parser("build", parents=[which], help="build the release, the autograder zip and the sample submissions")
     grade = sub.add_parser("grade", parents=[grading], help="grade submissions (zips, notebooks, folders of loose "
                            "files, or folders of those) with the built autograder, as Gradescope runs it, in parallel")
@@ -58,7 +67,7 @@ def main(argv=None):
     if args.command in ("grade", "all"):
         from . import grade
 
-        return grade.main(args.submissions, args.out, args.workers, args.assignment)
+        return grade.main(args.submissions, args.out, args.workers, args.assignment, args.timeout)
 
 
 if __name__ == "__main__":

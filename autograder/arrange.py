@@ -14,7 +14,9 @@ alone. Imports no torch.
 """
 
 import shutil
+import stat
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -54,12 +56,12 @@ def arrange(folder, assignment, keep=()):
     """
     folder, notebook_name = Path(folder), assignment.notebook
     ignored = folder.parent / "ignored"
-    notes = [*_unpack_zips(folder, ignored)]
+    notes = [*_unpack_zips(folder, ignored)]  # a zip not unpacked is why a notebook is missing, if one is
     files = [p for p in _walk(folder, keep) if not set(p.relative_to(folder).parts) & set(JUNK)]
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     if not notebooks:
-        raise SubmissionError(f"No notebook in the submission: upload {notebook_name} with your checkpoint files "
-                              "(the zip the notebook's last cell writes has both).")
+        raise SubmissionError(" ".join([*notes, f"No notebook in the submission: upload {notebook_name} with your "
+                                        "checkpoint files (the zip the notebook's last cell writes has both)."]))
     if len(notebooks) > 1:
         names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
         raise SubmissionError(f"{len(notebooks)} notebooks in the submission ({names}): upload only {notebook_name}, "
@@ -118,23 +120,60 @@ def _find(rel, files, base):
 
 def _unpack_zips(folder, ignored):
     """Unpack each zip at the top of `folder` in place (a platform may hand the upload over as a
-    zip); the zip itself moves to `ignored`. Yields notes."""
+    zip); the zip itself moves to `ignored`. Yields a note for each zip, or member, not unpacked."""
     for zpath in sorted(folder.glob("*.zip")):
         try:
             with zipfile.ZipFile(zpath) as zf:
                 members = [m for m in zf.infolist() if not m.is_dir()]
-                unsafe = [m.filename for m in members if PurePosixPath(m.filename).is_absolute()
-                          or ".." in PurePosixPath(m.filename).parts]
-                if unsafe or len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-                    yield f"{zpath.name} was not unpacked: " + (f"it names a path outside itself ({unsafe[0]})"
-                                                                 if unsafe else "it is too large")
+                refused = _refused(zf, members)
+                if refused:
+                    yield f"{zpath.name} was not unpacked: {refused}."
                     continue
-                zf.extractall(folder, members)
-        except (zipfile.BadZipFile, OSError) as e:
-            yield f"{zpath.name} could not be unpacked ({e})."
+                links = [m.filename for m in members if _is_link(m) or _through_link(folder, m.filename)]
+                zf.extractall(folder, [m for m in members if m.filename not in links])
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+            # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks
+            yield f"{zpath.name} was not unpacked: it could not be read ({e})."
             continue
+        if links:
+            yield f"Not unpacked from {zpath.name}, as links are not followed: {', '.join(links)}."
         ignored.mkdir(parents=True, exist_ok=True)
         shutil.move(zpath, ignored / zpath.name)
+
+
+def _refused(zf, members):
+    """Why nothing of the zip is unpacked, or None. Checked before anything is written: where and
+    how much it would write, and each member's data read once (its CRC fails if it is damaged or
+    longer than its header says, the header's size being what extraction writes)."""
+    outside = [m.filename for m in members if PurePosixPath(m.filename).is_absolute()
+               or ".." in PurePosixPath(m.filename).parts]
+    size = sum(m.file_size for m in members)
+    if outside:
+        return f"it names a path outside itself ({outside[0]})"
+    if len(members) > MAX_MEMBERS:
+        return f"it holds {len(members)} files, more than the {MAX_MEMBERS} allowed"
+    if size > MAX_UNPACKED_BYTES:
+        return f"it unpacks to {size:,} bytes, more than the {MAX_UNPACKED_BYTES:,} allowed"
+    damaged = zf.testzip()
+    if damaged:
+        return f"{damaged} in it is damaged"
+    return None
+
+
+def _is_link(member):
+    """A symbolic link, as zip tools on Unix store one (its target is the member's data)."""
+    return stat.S_ISLNK(member.external_attr >> 16)
+
+
+def _through_link(folder, name):
+    """Whether writing member `name` under `folder` would follow a link already there (put there
+    by the platform's own unzip) to somewhere else."""
+    path = folder
+    for part in PurePosixPath(name).parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
 
 
 def _prune_empty(folder, keep):

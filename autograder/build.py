@@ -43,6 +43,14 @@ EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the expor
 # The core modules the student notebook carries for its self-check, besides the lesson's own.
 CORE_SHIPPED = ("__init__", "assignment", "codes", "load")
 PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
+# Appended to otter's setup.sh, which Gradescope runs once, as root, when it builds the image.
+SETUP_CONFINEMENT = """
+# The student's notebook runs as a user of its own (autograder/confine.py: a uid per grading,
+# no account, no privileges), which must reach this environment under /root: open /root for
+# traversal only (nothing in it listed); the environment's own files are world-readable.
+chmod o+x /root
+command -v setpriv >/dev/null || apt-get install -y util-linux
+"""
 RUN_OTTER = '''"""Gradescope runs this (run_autograder activates the image's environment first): the
 assignment's harness around otter's autograder, autograder/harness.py."""
 import sys
@@ -158,7 +166,9 @@ def autograder_zip(out, extra, zip_path):
     [built] = (out / "autograder").glob("*.zip")
     with zipfile.ZipFile(built) as src, zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
-            dst.writestr(item, RUN_OTTER if item.filename == "run_otter.py" else src.read(item))
+            data = {"run_otter.py": RUN_OTTER.encode(),
+                    "setup.sh": src.read(item) + SETUP_CONFINEMENT.encode()}.get(item.filename) or src.read(item)
+            dst.writestr(item, data)
         for f in extra:
             dst.write(f, f"files/{f.name}")
         for f in sorted(PACKAGE.rglob("*.py")):

@@ -74,6 +74,7 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
     image's. `autograder` defaults to the built zip of the default assignment."""
     autograder = autograder or get().zip
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # as Gradescope's /autograder: the kernel's user passes through it
         lay_out(tmp, autograder, upload, as_zip_file)
         script = Path(tmp, "source", "run_autograder")
         lines = script.read_text().splitlines()

@@ -1,6 +1,6 @@
 """Grade many submissions with the built autograder zip, as Gradescope runs it (no Docker).
 
-    python -m autograder grade [PATH ...] [--workers N] [--out DIR]
+    python -m autograder grade [PATH ...] [--workers N] [--out DIR] [--timeout SECONDS]
 
 Each submission (an export zip, a notebook, or a folder of loose files: the notebook and its
 .pth files) is laid out in a temporary folder as Gradescope lays it out and graded by the zip's
@@ -8,10 +8,14 @@ own entry point (run_otter.py -> harness.py), up to N at once. otter exits 0 eve
 fail, so scores come from results.json. Writes DIR/final_grades.csv with otter's own grade CSV
 columns (and `flagged`: the kernel's results disagreed with the grader's own checks), and
 DIR/feedback/NAME.html per student (what Gradescope shows them, the resume picture included).
+NAME is the submission's path from the folder all the submissions share: `a/sub.zip` and
+`b/sub.zip` get rows of their own and feedback/a/sub.html and feedback/b/sub.html.
 A submission that crashes or times out gets a row of zeros and the reason; the others go on.
 """
 
+import contextlib
 import csv
+import dataclasses
 import functools
 import html
 import json
@@ -19,17 +23,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import psutil
 from otter.grade.utils import (POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY, SCORES_DICT_GRADING_STATUS_KEY,
                                SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_TOTAL_POINTS_KEY)
 from tqdm import tqdm
 
 from .assignment import DIST, get
-from .emulate import grading_environment, lay_out
+from .emulate import assignment_of, grading_environment, lay_out
 
 TIMEOUT_S = 600  # Gradescope's default limit for one submission
 FLAGGED = "Flagged for review"  # the hidden results entry the plugin adds for a TA
@@ -55,14 +59,16 @@ def grade_one(submission, autograder, timeout=TIMEOUT_S, as_zip_file=False):
     """Grade one submission; never raises for the submission's sake."""
     submission = Path(submission)
     with tempfile.TemporaryDirectory() as tmp:
-        root = lay_out(tmp, autograder, submission, as_zip_file)
+        os.chmod(tmp, 0o711)  # as Gradescope's /autograder: the confined kernel's user passes through
+        try:
+            root = lay_out(tmp, autograder, submission, as_zip_file)
+        except OSError as e:  # unreadable: the other submissions go on
+            return Graded(submission.name, status=f"could not be read: {e}")
         scratch = Path(tmp, "tmp")  # this grading's temporary files (the sealed originals) go with it
         scratch.mkdir()
         env = {**grading_environment(autograder), "TMPDIR": str(scratch)}  # the zip's own code and data
-        try:
-            run = subprocess.run([sys.executable, str(root / "source" / "run_otter.py"), str(root)], env=env,
-                                 timeout=timeout, capture_output=True, text=True)
-        except subprocess.TimeoutExpired:
+        run = run_bounded([sys.executable, str(root / "source" / "run_otter.py"), str(root)], env, timeout)
+        if run is None:
             return Graded(submission.name, status=f"timed out after {timeout} s")
         if not (root / "results" / "results.json").exists():
             last = (run.stderr.strip().splitlines() or [f"exited with {run.returncode}"])[-1]
@@ -71,6 +77,23 @@ def grade_one(submission, autograder, timeout=TIMEOUT_S, as_zip_file=False):
     scores = {t["name"]: (t["score"], t["max_score"]) for t in results["tests"] if "max_score" in t}
     errors = [t["output"] for t in results["tests"] if t.get("name") in ("Autograder Error", "Submission")]
     return Graded(submission.name, scores, results, errors[0].strip().splitlines()[-1] if errors else "Completed")
+
+
+def run_bounded(command, env, timeout):
+    """The finished run of `command` (its stderr captured), or None if it ran past `timeout` s: then
+    it is killed with every process it started. The notebook's kernel runs in a session of its
+    own, so killing the process (or its group) alone would leave the kernel running."""
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(proc.pid)
+                for p in [root, *root.children(recursive=True)]:  # all listed first: a killed parent's children leave its tree
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+            return None
+    return subprocess.CompletedProcess(command, proc.returncode, stderr=stderr)
 
 
 def feedback(graded):
@@ -106,7 +129,7 @@ def write_csv(path, graded, questions):
 def table(graded, questions):
     """A per-question score table: one row per question, one column per submission."""
     width = max(len(q) for q in [*questions, "question", "total"])
-    names = [Path(g.file).stem for g in graded]
+    names = [str(PurePosixPath(g.file).with_suffix("")) for g in graded]
     lines = [f"{'question':{width}}  " + "  ".join(f"{n:>20}" for n in names)]
     for q, possible in questions.items():
         lines.append(f"{q:{width}}  " + "  ".join(f"{f'{g.scores.get(q, (0,))[0]:g} / {possible:g}':>20}" for g in graded))
@@ -127,26 +150,52 @@ def submissions_in(paths):
     return found
 
 
+def names_of(subs):
+    """Each submission's name in the CSV, the table and feedback/: its path from the folder all of
+    them share (`a/sub.zip`, `b/sub.zip`), so the file name alone when they share one folder."""
+    common = os.path.commonpath([s.parent for s in subs]) if subs else ""
+    return [s.relative_to(common).as_posix() for s in subs]
+
+
+def feedback_page(name, names):
+    """feedback/NAME.html of submission `name`: without its suffix (reference.zip ->
+    reference.html), unless another submission (sub.ipynb beside sub.zip) would then share it."""
+    stem = str(PurePosixPath(name).with_suffix(""))
+    clash = sum(str(PurePosixPath(n).with_suffix("")) == stem for n in names) > 1
+    return f"{name if clash else stem}.html"
+
+
 def grade_all(paths, out, autograder, workers=None, timeout=TIMEOUT_S):
     """Grade every submission under `paths` in parallel; write the CSV and feedback files."""
-    subs = submissions_in(paths)
+    subs = list(dict.fromkeys(s.resolve() for s in submissions_in(paths)))  # a path given twice is graded once
+    names = names_of(subs)
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(grade_one, s, autograder, timeout) for s in subs]
-        graded = [f.result() for f in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="sub")]
-    graded.sort(key=lambda g: [s.name for s in subs].index(g.file))
-    questions = next((dict((q, m) for q, (_, m) in g.scores.items()) for g in graded if g.scores), {})
+        futures = {pool.submit(grade_one, s, autograder, timeout): name for s, name in zip(subs, names)}
+        done = {futures[f]: dataclasses.replace(f.result(), file=futures[f])
+                for f in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="sub")}
+    graded = [done[name] for name in names]
+    questions = assignment_of(autograder).questions  # its columns even when no submission got a score
     out = Path(out)
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
     for g in graded:
-        (out / "feedback" / f"{Path(g.file).stem}.html").write_text(feedback(g))
+        page = out / "feedback" / feedback_page(g.file, names)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(feedback(g))
     write_csv(out / "final_grades.csv", graded, questions)
     return graded, questions
 
 
-def main(paths=None, out=None, workers=None, assignment=None):
+def main(paths=None, out=None, workers=None, assignment=None, timeout=None):
     a = get(assignment) if assignment else get()
+    timeout = timeout or TIMEOUT_S
+    if not a.zip.exists():
+        print(f"No autograder zip at {a.zip}: run `python -m autograder build` first.", file=sys.stderr)
+        return 2
+    missing = [str(p) for p in paths or () if not Path(p).exists()]
+    if missing:
+        print(f"No such submission: {', '.join(missing)}.", file=sys.stderr)
+        return 2
     out = out or DIST / f"{a.name}-grades"
-    graded, questions = grade_all(paths or [a.samples], out, a.zip, workers=workers)
+    graded, questions = grade_all(paths or [a.samples], out, a.zip, workers=workers, timeout=timeout)
     print(table(graded, questions))
     print(f"\nscores: {Path(out) / 'final_grades.csv'}; feedback: {Path(out) / 'feedback'}/")

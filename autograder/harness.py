@@ -29,6 +29,9 @@ from .plugin import GuardSubmission
 def main(autograder_dir="/autograder"):
     ag = Path(autograder_dir)
     results = ag / "results" / "results.json"
+    results.unlink(missing_ok=True)  # only this run's results count
+    results.parent.mkdir(exist_ok=True)
+    results.parent.chmod(0o700)  # the notebook's user may neither write nor read them
     assignment = get(json.loads((ag / "source" / "otter_config.json").read_text())["assignment_name"])
     try:
         arranged = arrange(ag / "submission", assignment)

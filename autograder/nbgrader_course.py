@@ -35,10 +35,10 @@ SCHEMA = 3  # nbgrader's cell metadata schema version (nbgrader 0.9)
 SOLUTION_LINE = re.compile(r"^(\s*)(.*?)\s*# ?SOLUTION\s*$")
 UNSUPPORTED = ("# BEGIN SOLUTION NO PROMPT", "# SOLUTION NO PROMPT", "# BEGIN PROMPT", "# SEED", "# IGNORE")
 # Preprocessors nbgrader runs on a submission after sanitizing it: nbgrader's own defaults, with
-# ours around Execute (see nbgrader_grading.py).
+# ours around Execute and Execute bounded (see nbgrader_grading.py).
 AUTOGRADE_PREPROCESSORS = (
     "autograder.nbgrader_grading.SealSubmittedFiles",
-    "nbgrader.preprocessors.Execute",
+    "autograder.nbgrader_grading.BoundedExecute",
     "autograder.nbgrader_grading.RecheckKernelFree",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
@@ -142,7 +142,8 @@ def question_of(grade_id):
 def config_text(assignments):
     """nbgrader_config.py for a course of `assignments`: every option it needs, with why."""
     exclude = {a.name: [f.path for f in a.contract] for a in assignments}
-    limit = max(a.cell_time_limit_s for a in assignments)
+    def limit(field):  # one course configuration for every assignment: the most any of them allows
+        return max(getattr(a, field) for a in assignments)
     preprocessors = "".join(f"\n    {p!r}," for p in AUTOGRADE_PREPROCESSORS)
     return f'''"""nbgrader's configuration for this course, written by `python -m autograder build` from the
 assignments' declarations (autograder/<assignment>/__init__.py). Run nbgrader's commands in
@@ -157,10 +158,23 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "deep-learning"
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")  # a local folder; JupyterHub courses set their own
 
-# One student cell may run {limit} s, the otter grader's own per-cell limit: the slowest cell
-# of the solution takes 4.3 s on one core of a CI machine, so a grading machine 10x slower still fits.
-# nbgrader's default, 30 s, is too tight for a shared JupyterHub node.
-c.Execute.timeout = {limit}
+# One student cell may run {limit("cell_time_limit_s")} s, the otter grader's own per-cell limit: the slowest
+# cell of the solution takes 4.3 s on one core of a CI machine, so a grading machine 10x slower still
+# fits. nbgrader's default, 30 s, is too tight for a shared JupyterHub node. nbgrader interrupts the
+# cell and runs the next one.
+c.Execute.timeout = {limit("cell_time_limit_s")}
+
+# The otter grader's other bounds on the re-run (BoundedExecute, nbgrader's Execute with them):
+# what one cell may print, in characters: the rest is dropped with a note (nbgrader would hold it
+# all in memory before its LimitOutput cuts it);
+c.BoundedExecute.cell_output_limit = {limit("cell_output_limit"):_}
+# the kernel's data, in bytes (RLIMIT_DATA; torch's import maps 0.9 GB): past it an allocation
+# fails in that cell, instead of the machine's memory killer ending the kernel;
+c.BoundedExecute.kernel_data_limit = {limit("kernel_data_limit"):_}
+# the whole re-run, in seconds (a cell that ignores the interrupt would otherwise hold the grading):
+# then the kernel is ended, the test cells that had not run fail with the reason, and the points
+# the submitted files earned stand.
+c.BoundedExecute.run_time_limit = {limit("run_time_limit_s")}
 
 # otter's prompt in place of a solution, so both releases read alike (nbgrader's default raises).
 c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}
@@ -170,8 +184,10 @@ c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}
 c.Autograde.exclude_overwriting = {exclude!r}
 
 # Before nbgrader re-runs the notebook, seal the submitted files (and put the grading package
-# beside it); after, check them and re-run the tests that need no live variables in the grader's
-# own interpreter, and add the grader's notes and the resume picture at the top of the feedback.
+# beside it); run it bounded; after, check the files and re-run the tests that need no live
+# variables in the grader's own interpreter (a kernel that passed one the grader fails, or a
+# sealed file that changed, flags the submission: formgrader's flag), and add the grader's notes
+# and the resume picture at the top of the feedback.
 c.Autograde.autograde_preprocessors = [{preprocessors}
 ]
 '''

@@ -6,11 +6,15 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
 1. SealSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
    holds only the self-check modules) and seals the submitted checkpoint files, out of the
    re-run's way, before any student code runs (isolate.seal);
-2. nbgrader's Execute: the notebook re-run;
+2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: a
+   first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout stops a
+   cell, a watchdog ends the whole run; when the kernel dies or is ended, every test cell that had
+   not run fails with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
    cell that needs no live variable (a test function without parameters) with those verdicts,
    and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
-   kernel);
+   kernel). A cell the kernel passed and the grader failed, or a sealed file the notebook changed,
+   flags the submission in the gradebook (formgrader's flag, for a TA) and is logged;
 4. FeedbackSummary: a first cell with the notes on the files and the resume picture, which
    `nbgrader generate_feedback` shows above the notebook; the released self-check modules go
    back in place of the grading package (generate_feedback copies the folder).
@@ -18,17 +22,21 @@ Imports no torch: runs in nbgrader's process.
 """
 
 import ast
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer
 
 from . import integrity
 from .arrange import replace
-from .assignment import get
+from .assignment import Assignment, get
+from .guard import Watchdog
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import feedback_summary, first_line
 
@@ -49,14 +57,70 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         replace(PACKAGE, here / "autograder")
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
-        resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed}
+        resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": []}
         return nb, resources
+
+
+class BoundedExecute(Execute):
+    """nbgrader's Execute with the otter plugin's bounds (before_execution): guard.py's first cell
+    caps what each cell prints and the kernel's data, and guard.Watchdog ends the whole run.
+    Execute.timeout stays the per-cell limit (nbgrader interrupts the cell and runs the next), so
+    the guard's own per-cell alarm is left off. When the kernel dies (os._exit, the machine's
+    memory killer, the watchdog) or does not answer an interrupt, nbgrader would stop grading the
+    notebook and a test cell that never ran would count as passed: each fails instead, saying
+    why, and the kernel-free ones are graded by RecheckKernelFree as always."""
+
+    cell_output_limit = Integer(Assignment.cell_output_limit,
+                                help="Characters one cell may print; the rest is dropped with a note.").tag(config=True)
+    kernel_data_limit = Integer(Assignment.kernel_data_limit,
+                                help="Bytes of data the kernel may map (RLIMIT_DATA): past it an allocation "
+                                "fails in that cell.").tag(config=True)
+    run_time_limit = Integer(Assignment.run_time_limit_s,
+                             help="Seconds the whole notebook may run; then its kernel is ended.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        # The grader's copy of the package, put beside the notebook by SealSubmittedFiles. No cells
+        # listed: the guard arms no alarm and records no progress (Execute does both here).
+        nb.cells.insert(0, nbformat.v4.new_code_cell(
+            "from autograder import guard\n"
+            f"guard.install([], 0, {self.cell_output_limit}, {self.kernel_data_limit}, {os.devnull!r})\ndel guard"))
+        self.running, stopped = 0, None
+        watchdog = Watchdog(self.run_time_limit)
+        watchdog.start()
+        try:
+            super().preprocess(nb, resources)
+        except DeadKernelError as e:
+            stopped = (f"the notebook ran past the grader's limit of {self.run_time_limit} s and was stopped"
+                       if watchdog.fired else f"the notebook's kernel stopped ({e})")
+        except CellTimeoutError:  # nbclient's wait for the interrupted cell to go idle ran out
+            stopped = f"a cell went on past the grader's limit of {self.timeout} s after it was interrupted"
+        finally:
+            watchdog.stop()
+        del nb.cells[0]
+        events = resources[STATE]["events"]
+        for number, cell in enumerate(nb.cells, start=1):
+            events += _cell_events(number, cell, self.timeout, self.cell_output_limit)
+        if stopped is not None:
+            number = self.running  # its index with the guard's cell first: its number now (0: that cell)
+            if number:
+                stopped += f", in {_describe(number, nb.cells[number - 1])}"
+            events.append(stopped[0].upper() + stopped[1:] + ".")
+            for cell in nb.cells[max(number - 1, 0):]:
+                if _is_test(cell):
+                    cell.outputs.append(_error(f"Not graded: {stopped}. This test needs the notebook's variables."))
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        self.running = index  # the cell the kernel is in, if it dies
+        return super().preprocess_cell(cell, resources, index)
 
 
 class RecheckKernelFree(NbGraderPreprocessor):
     """After the kernel, in the grader's own interpreter: check the sealed files, then re-run the
     kernel-free test cells with those verdicts; their outcome replaces the kernel's. A cell the
-    kernel passed and the grader's run fails is logged for a TA."""
+    kernel passed and the grader's run fails, or a sealed file that changed, flags the submitted
+    notebook in the gradebook: formgrader shows the flag in its lists of submissions (the otter
+    plugin's hidden "Flagged for review" test); the log says why."""
 
     time_limit = Integer(KERNEL_FREE_LIMIT_S, help="Seconds for all the kernel-free cells together.").tag(config=True)
 
@@ -67,18 +131,23 @@ class RecheckKernelFree(NbGraderPreprocessor):
         graded = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
                              resources["metadata"]["path"], kernel_free_limit=self.time_limit)
         state["verdicts"] = graded.verdicts
-        for path in graded.changed:
-            self.log.warning("%s was sealed before the notebook ran and changed while it ran", path)
+        flags = [f"{path} was sealed before the notebook ran and changed while it ran" for path in graded.changed]
         trusted = integrity.trusted_outcome(tests, *graded.kernel_free)
         for grade_id, cell in cells.items():
             [(passed, message)] = trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
             if kernel_passed and not passed:
-                self.log.warning("%s: the notebook's kernel passed it; the grader's own run failed it", grade_id)
+                flags.append(f"{grade_id}: the notebook's kernel passed it; the grader's own run failed it")
             cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
             if not passed:
-                cell.outputs.append(nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
-                                                           traceback=message.splitlines()))
+                cell.outputs.append(_error(message))
+        if flags:
+            for flag in flags:
+                self.log.warning("Flagged for review: %s", flag)
+            ids = resources["nbgrader"]
+            with Gradebook(ids["db_url"]) as gb:  # a flag a TA set stays: this only ever sets it
+                gb.find_submission_notebook(ids["notebook"], ids["assignment"], ids["student"]).flagged = True
+                gb.db.commit()
         return nb, resources
 
 
@@ -88,10 +157,7 @@ class FeedbackSummary(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         state = resources.pop(STATE)
-        verdicts, assignment = state["verdicts"], state["assignment"]
-        events = [f"A cell ran past the grader's limit and was stopped: {first_line(c.source)}"
-                  for c in nb.cells if any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
-        summary = feedback_summary(assignment, verdicts, events=events)
+        summary = feedback_summary(state["assignment"], state["verdicts"], events=state["events"])
         if summary:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"## From the grader\n\n{summary}"))
         here, private = Path(resources["metadata"]["path"]), state["private"]
@@ -102,10 +168,38 @@ class FeedbackSummary(NbGraderPreprocessor):
         return nb, resources
 
 
+def _cell_events(number, cell, time_limit, output_limit):
+    """What the bounds did to one executed cell, in the words of the otter plugin's feedback."""
+    found = []
+    for out in cell.get("outputs", []):
+        if out.get("ename") == "CellTimeoutError":
+            found.append(f"{_describe(number, cell)} ran past the grader's limit of {time_limit} s and was stopped; "
+                         "the notebook went on with the next cell.")
+        elif out.get("output_type") == "stream" and "[output cut by the grader" in out.get("text", ""):
+            found.append(f"{_describe(number, cell)} printed over {output_limit:,} characters; "
+                         "the rest of its output was dropped.")
+        elif out.get("ename") == "MemoryError" or "can't allocate memory" in out.get("evalue", ""):
+            found.append(f"{_describe(number, cell)} ran out of memory.")
+    return found
+
+
+def _describe(number, cell):
+    return f"cell {number} (`{first_line(cell.source)}`)"
+
+
+def _error(message):
+    """A failed test's output: nbgrader gives a test cell with an error output no points."""
+    return nbformat.v4.new_output("error", ename="AssertionError", evalue=message, traceback=message.splitlines())
+
+
+def _is_test(cell):
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
 def _test_function(cell):
     """The test function an autograded cell defines (the source is the instructor's: nbgrader put
     it back before the run), or None."""
-    if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("grade"):
+    if not _is_test(cell):
         return None
     functions = [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
     return functions[0] if len(functions) == 1 else None

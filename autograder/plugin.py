@@ -19,7 +19,9 @@ If the kernel dies or the watchdog ends it, otter stops without results; the har
 """
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,6 +34,8 @@ from . import integrity
 from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog
 from .assignment import get
+from .confine import Confinement, unconfined_warning
+from .confine import available as confinement_available
 from .isolate import grade_files, seal
 from .report import feedback_summary, first_line
 
@@ -41,6 +45,7 @@ SUMMARY_LIMIT = 150_000  # characters of the top-level output, the picture's bas
 
 class GuardSubmission(AbstractOtterPlugin):
     active = None  # the plugin grading in this process, for the harness's fallback
+    confinement = None  # the kernel's own user (confine.py), once the submission is sealed
 
     def during_assign(self, assignment):
         """`otter assign` on source/ itself: the autograder's files exist only in the build's
@@ -69,10 +74,16 @@ class GuardSubmission(AbstractOtterPlugin):
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.sealed = seal(self.assignment, self.here, self.private)
+        self.confinement = Confinement(self.here) if confinement_available() else None
+        if self.confinement is None:
+            print(unconfined_warning(), file=sys.stderr, flush=True)
 
     def before_execution(self, nb):
-        """A first cell bounds each student cell; a watchdog bounds the whole run."""
-        self.progress = Path(tempfile.mkdtemp()) / "progress.json"
+        """A first cell bounds each student cell; a watchdog bounds the whole run; the kernel is
+        the confined `python3`, whatever kernel the notebook names."""
+        nb.metadata.setdefault("kernelspec", {})["name"] = "python3"
+        # the guard in the kernel writes it: in the confined kernel's home, where its user may write
+        self.progress = (self.confinement.home if self.confinement else Path(tempfile.mkdtemp())) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
         a = self.assignment
         nb.cells.insert(0, nbformat.v4.new_code_cell(
@@ -81,6 +92,8 @@ class GuardSubmission(AbstractOtterPlugin):
             f"{str(self.progress)!r})\ndel guard"))
         self.watchdog = Watchdog(a.run_time_limit_s)
         self.watchdog.start()
+        if self.confinement:
+            self.confinement.kernel_starting()
         return nb
 
     def after_grading(self, results):
@@ -92,6 +105,8 @@ class GuardSubmission(AbstractOtterPlugin):
         watchdog = getattr(self, "watchdog", None)
         if watchdog:
             watchdog.stop()
+        if self.confinement:  # what the notebook left running must not write what is read next
+            self.confinement.kill()
         results = GradingResults([])
         if watchdog and watchdog.fired:
             why = f"the notebook ran past the grader's limit of {self.assignment.run_time_limit_s} s and was stopped"
@@ -104,6 +119,8 @@ class GuardSubmission(AbstractOtterPlugin):
         return results
 
     def _finish(self, results, events, kernel_stopped=None):
+        if self.confinement:  # nothing of the student's may run while the grader judges
+            self.confinement.end()
         graded = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
         shutil.rmtree(self.private, ignore_errors=True)
         self.verdicts = graded.verdicts
@@ -116,9 +133,12 @@ class GuardSubmission(AbstractOtterPlugin):
 
     def _last_cell(self):
         """'cell N (`first line`)' for the student cell that started last, if the guard said."""
-        try:
-            number = json.loads(self.progress.read_text())["cell"]
-        except (AttributeError, OSError, ValueError, KeyError):
+        try:  # written by the kernel: no link followed, a few bytes read
+            with open(os.open(self.progress, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+                number = json.loads(f.read(4096))["cell"]
+        except (AttributeError, OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(number, int):
             return None
         return _describe(number, dict(self.cells).get(number, ""))
 
@@ -134,6 +154,7 @@ class HtmlOutput(GradingResults):
         d = super().to_gradescope_dict(ag_config)
         d["output"] = _cut(d.get("output", ""), SUMMARY_LIMIT)
         d["output_format"] = "html"
+        d["stdout_visibility"] = "hidden"  # the grader's log is for instructors
         for test in d["tests"]:
             test["output"] = _cut(test.get("output", ""), OUTPUT_LIMIT)
         if self.flags:

@@ -1,9 +1,12 @@
 """Every way a student uploads: laid out as the export cell lays it out, or a clear message."""
 
+import stat
+import struct
 import zipfile
 
 import pytest
 
+from autograder import arrange as arrange_module
 from autograder.arrange import SubmissionError, arrange
 from autograder.saving_and_loading import ASSIGNMENT
 
@@ -63,13 +66,127 @@ def test_a_zip_handed_over_as_a_file_is_unpacked(sub, tmp_path):
     assert tree(sub) == sorted([NOTEBOOK, *FILES[:2]])
 
 
-def test_a_zip_naming_paths_outside_itself_is_not_unpacked(sub):
+def everything(folder):
+    """Every path under `folder`, links included."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+NO_NOTEBOOK = (f"No notebook in the submission: upload {NOTEBOOK} with your checkpoint files (the zip the "
+               "notebook's last cell writes has both).")
+
+
+@pytest.mark.parametrize("name", ["../escaped.ipynb", "work/../../escaped.ipynb", "ABSOLUTE"])
+def test_a_zip_naming_paths_outside_itself_is_not_unpacked(sub, tmp_path, name):
+    name = str(tmp_path / "escaped.ipynb") if name == "ABSOLUTE" else name
     with zipfile.ZipFile(sub / "upload.zip", "w") as zf:
-        zf.writestr("../escaped.ipynb", "{}")
+        zf.writestr(name, "{}")
+        zf.writestr("checkpoints/crash.pth", "c")
     write(sub, {NOTEBOOK: b"{}"})
     arranged = arrange(sub, ASSIGNMENT)
-    assert not (sub.parent / "escaped.ipynb").exists()
-    assert arranged.notes[0] == "upload.zip was not unpacked: it names a path outside itself (../escaped.ipynb)"
+    assert everything(tmp_path) == ["ignored", "ignored/upload.zip", "submission", f"submission/{NOTEBOOK}"]
+    assert arranged.notes[0] == f"upload.zip was not unpacked: it names a path outside itself ({name})."
+
+
+@pytest.mark.parametrize("limit,value,says", [
+    ("MAX_MEMBERS", 3, "it holds 4 files, more than the 3 allowed"),
+    ("MAX_UNPACKED_BYTES", 100_000, "it unpacks to 100,005 bytes, more than the 100,000 allowed")])
+def test_a_zip_over_a_limit_is_not_unpacked_and_the_student_is_told(sub, monkeypatch, limit, value, says):
+    monkeypatch.setattr(arrange_module, limit, value)
+    with zipfile.ZipFile(sub / "upload.zip", "w", zipfile.ZIP_DEFLATED) as zf:  # zeros: 100 kB in a few hundred bytes
+        zf.writestr(NOTEBOOK, "{}")
+        for f in FILES[:2]:
+            zf.writestr(f, "ab")
+        zf.writestr("data.bin", bytes(100_000 - 1))
+    with pytest.raises(SubmissionError) as e:
+        arrange(sub, ASSIGNMENT)
+    assert str(e.value) == f"upload.zip was not unpacked: {says}. {NO_NOTEBOOK}"
+    assert everything(sub) == ["upload.zip"]
+
+
+def test_zips_within_the_limits_are_unpacked(sub, monkeypatch):
+    """The control for the limits above: the same zip, one under each limit."""
+    monkeypatch.setattr(arrange_module, "MAX_MEMBERS", 4)
+    monkeypatch.setattr(arrange_module, "MAX_UNPACKED_BYTES", 100_005)
+    with zipfile.ZipFile(sub / "upload.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(NOTEBOOK, "{}")
+        for f in FILES[:2]:
+            zf.writestr(f, "ab")
+        zf.writestr("data.bin", bytes(100_000 - 1))
+    assert arrange(sub, ASSIGNMENT).notes == ["Not graded (not part of the submission): data.bin."]
+    assert tree(sub) == sorted([NOTEBOOK, *FILES[:2]])
+
+
+def patched(data, offset_local, offset_central, fmt, change):
+    """The one-member zip `data` with a field of its local header and its central directory entry
+    changed by `change`."""
+    data = bytearray(data)
+    for at in (offset_local, data.index(b"PK\x01\x02") + offset_central):
+        struct.pack_into(fmt, data, at, change(struct.unpack_from(fmt, data, at)[0]))
+    return bytes(data)
+
+
+def damaged(data):
+    """The compressed data of the one member overwritten with noise."""
+    data = bytearray(data)
+    start = 30 + sum(struct.unpack_from("<HH", data, 26))
+    data[start + 5:start + 40] = bytes(b ^ 0xFF for b in data[start + 5:start + 40])
+    return bytes(data)
+
+
+@pytest.mark.parametrize("spoil,says", [
+    (lambda z: b"garbage", "it could not be read (File is not a zip file)"),
+    (lambda z: z[:len(z) // 2], "it could not be read (File is not a zip file)"),
+    (damaged, "it could not be read (Error -3 while decompressing data: invalid code lengths set)"),
+    (lambda z: patched(z, 6, 8, "<H", lambda flags: flags | 1),  # the 'encrypted' flag
+     f"it could not be read (File '{NOTEBOOK}' is encrypted, password required for extraction)"),
+    (lambda z: patched(z, 22, 24, "<I", lambda size: 10),  # a header that understates the size
+     f"{NOTEBOOK} in it is damaged")])
+def test_a_bad_zip_is_named_as_the_reason_there_is_no_notebook(sub, spoil, says):
+    with zipfile.ZipFile(sub / "upload.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(NOTEBOOK, bytes(range(256)) * 400)
+    (sub / "upload.zip").write_bytes(spoil((sub / "upload.zip").read_bytes()))
+    with pytest.raises(SubmissionError) as e:
+        arrange(sub, ASSIGNMENT)
+    assert str(e.value) == f"upload.zip was not unpacked: {says}. {NO_NOTEBOOK}"
+    assert everything(sub) == ["upload.zip"]  # nothing half unpacked
+
+
+def test_links_in_a_zip_are_not_unpacked(sub, tmp_path):
+    (tmp_path / "secret").write_bytes(b"outside")
+    link = zipfile.ZipInfo("checkpoints/crash.pth")
+    link.create_system, link.external_attr = 3, (stat.S_IFLNK | 0o777) << 16  # as `zip -y` stores a link
+    with zipfile.ZipFile(sub / "upload.zip", "w") as zf:
+        zf.writestr(NOTEBOOK, "{}")
+        zf.writestr(link, str(tmp_path / "secret"))
+        zf.writestr("checkpoints/best.pth", "b")
+    arranged = arrange(sub, ASSIGNMENT)
+    assert everything(sub) == sorted([NOTEBOOK, "checkpoints", "checkpoints/best.pth"])
+    assert "checkpoints/crash.pth" not in arranged.found
+    assert arranged.notes == ["Not unpacked from upload.zip, as links are not followed: checkpoints/crash.pth."]
+
+
+def test_a_zip_never_writes_through_a_link_already_in_the_folder(sub, tmp_path):
+    """The platform's own unzip may have made links; a zip inside the upload must not follow them."""
+    (tmp_path / "outside").mkdir()
+    (sub / "checkpoints").symlink_to(tmp_path / "outside")
+    write(sub, {NOTEBOOK: b"{}"})
+    with zipfile.ZipFile(sub / "inner.zip", "w") as zf:
+        zf.writestr("checkpoints/crash.pth", "c")
+        zf.writestr("best.pth", "b")
+    arranged = arrange(sub, ASSIGNMENT)
+    assert list((tmp_path / "outside").iterdir()) == []
+    assert everything(sub) == sorted([NOTEBOOK, "checkpoints", "checkpoints/best.pth"])
+    assert arranged.notes[0] == "Not unpacked from inner.zip, as links are not followed: checkpoints/crash.pth."
+
+
+@pytest.mark.parametrize("renamed", [f"{NOTEBOOK[:-6]} (1).ipynb", f"my-work/Copy of {NOTEBOOK}"])
+def test_a_renamed_notebook_is_graded_under_the_assignments_name(sub, renamed):
+    folder = renamed.rpartition("/")[0]
+    write(sub, {renamed: b'{"mine": 1}', **{f"{folder}/{f}".lstrip("/"): f.encode() for f in FILES}})
+    arranged = arrange(sub, ASSIGNMENT)
+    assert tree(sub) == sorted([NOTEBOOK, *FILES])
+    assert (sub / NOTEBOOK).read_bytes() == b'{"mine": 1}'
+    assert arranged.notebook == renamed and arranged.notes == []
 
 
 def test_a_file_found_twice_is_taken_from_checkpoints_and_named(sub):

@@ -18,6 +18,7 @@ from autograder.saving_and_loading import ASSIGNMENT
 
 QUESTIONS, NOTEBOOK = ASSIGNMENT.questions, ASSIGNMENT.notebook
 from catalogue.make import Made, entries, make_all
+from conftest import AS_ROOT
 
 ENTRIES = {e["name"]: e for e in entries()}
 
@@ -72,6 +73,8 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_scores_and_feedback(catalogue, name):
+    if ENTRIES[name].get("needs_root") and not AS_ROOT:
+        pytest.skip("an attack on the kernel's confinement, which needs root (CI runs as root)")
     entry, graded = ENTRIES[name], catalogue[1][name]
     got = {q: float(s) for q, (s, _) in graded.scores.items()}
     assert got == expected_scores(entry), f"{name}: {entry.get('mistake') or entry.get('change')}"
@@ -80,3 +83,19 @@ def test_scores_and_feedback(catalogue, name):
     assert graded.flagged == entry.get("flagged", False), graded.results["tests"][-1]
     if "canary" in entry:
         assert not Path(entry["canary"]).exists(), "code from the notebook's results ran in the grader"
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the kernel is confined only when grading as root (CI runs as root)")
+def test_no_attack_outlives_its_grading_or_leaks_a_hidden_test(catalogue):
+    """After every grading: no process an attack left, no file it dropped into site-packages, and
+    no hidden test's source in any student's results."""
+    import site
+
+    import psutil
+
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline"]) if "autograder-attack-leftover" in (p.info["cmdline"] or [])]
+    assert not left
+    assert not [f for d in site.getsitepackages() for f in Path(d).glob("zz-autograder-attack.pth")]
+    for name, graded in catalogue[1].items():
+        text = grade.feedback(graded)
+        assert "@test_case(" not in text and "hidden.require_" not in text, name

@@ -1,6 +1,17 @@
 """End to end: the sample submissions graded with the built autograder zip, as Gradescope runs it."""
 
+import contextlib
+import csv
+import html
+import os
+import sys
+
+import psutil
+import pytest
+
+from autograder import grade
 from autograder.saving_and_loading import ASSIGNMENT
+from conftest import WORKERS
 
 QUESTIONS = ASSIGNMENT.questions
 
@@ -47,7 +58,6 @@ def test_regrading_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_
 
     import dill
 
-    from autograder import grade
 
     canary = tmp_path / "log-payload-ran"
     hostile = tmp_path / "hostile.zip"
@@ -64,7 +74,6 @@ def test_regrading_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_
 
 
 def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
-    import csv
 
     out, graded = bulk
     rows = list(csv.DictReader(open(out / "final_grades.csv")))
@@ -78,11 +87,64 @@ def test_bulk_grading_writes_otters_csv_and_feedback(bulk):
     assert '<img alt="loss curves' in (out / "feedback" / "reference.html").read_text()
 
 
-def test_a_broken_submission_gets_a_row_of_zeros(built, tmp_path):
-    from autograder import grade
+NOT_A_ZIP = ("sub.zip was not unpacked: it could not be read (File is not a zip file). No notebook in the "
+             f"submission: upload {ASSIGNMENT.notebook} with your checkpoint files (the zip the notebook's last cell "
+             "writes has both).")
 
-    (tmp_path / "subs").mkdir()
-    (tmp_path / "subs" / "not-a-zip.zip").write_bytes(b"garbage")
-    graded, _ = grade.grade_all([tmp_path / "subs"], tmp_path / "out", built["zip_path"])
-    assert graded[0].total == 0 and graded[0].status != "Completed"
-    assert "not-a-zip.zip" in (tmp_path / "out" / "final_grades.csv").read_text()
+
+@pytest.fixture(scope="module")
+def broken(built, tmp_path_factory):
+    """Two uploads that are not zips, both named sub.zip, in folders a/ and b/ (a/sub.zip given
+    twice), graded in one run: (output folder, [Graded])."""
+    tmp = tmp_path_factory.mktemp("broken")
+    for folder, data in (("a", b"garbage"), ("b", b"other garbage")):
+        (tmp / folder).mkdir()
+        (tmp / folder / "sub.zip").write_bytes(data)
+    graded, _ = grade.grade_all([tmp / "a", tmp / "b", tmp / "a" / "sub.zip"], tmp / "out", built["zip_path"],
+                                workers=WORKERS)
+    return tmp / "out", graded
+
+
+def test_a_broken_submission_gets_a_row_of_zeros_and_the_reason(broken, bulk):
+    out, graded = broken
+    assert [(g.file, g.total, g.status) for g in graded] == [("a/sub.zip", 0, NOT_A_ZIP), ("b/sub.zip", 0, NOT_A_ZIP)]
+    header, *rows = csv.DictReader(open(out / "final_grades.csv"))
+    real_header, *real_rows = csv.DictReader(open(bulk[0] / "final_grades.csv"))
+    assert header == real_header  # the same columns and points per question as a run with real scores
+    [reference] = [r for r in real_rows if r["file"] == "reference.zip"]
+    zeros = {**reference, "file": "a/sub.zip", **{q: "0" for q in QUESTIONS}, "total_points_earned": "0",
+             "percent_correct": "0.0", "grading_status": NOT_A_ZIP}
+    assert rows[0] == zeros
+
+
+def test_same_file_names_in_different_folders_keep_their_own_row_and_feedback(broken):
+    out, _ = broken
+    assert [r["file"] for r in csv.DictReader(open(out / "final_grades.csv"))][1:] == ["a/sub.zip", "b/sub.zip"]
+    assert sorted(str(p.relative_to(out / "feedback")) for p in (out / "feedback").rglob("*.html")) == \
+        ["a/sub.html", "b/sub.html"]
+    for folder in "ab":
+        page = (out / "feedback" / folder / "sub.html").read_text()
+        assert f"<h2>{folder}/sub.zip: 0 points ({html.escape(NOT_A_ZIP, quote=False)})</h2>" in page
+
+
+def test_a_feedback_page_keeps_the_suffix_only_where_two_would_share_it():
+    names = ["reference.zip", "c/x.zip", "c/x.ipynb", "c/y.ipynb"]
+    assert [grade.feedback_page(n, names) for n in names] == ["reference.html", "c/x.zip.html", "c/x.ipynb.html",
+                                                              "c/y.html"]
+
+
+def test_a_run_past_its_time_is_killed_with_everything_it_started(tmp_path):
+    """The kernel starts in a session of its own: it must end with the grading that timed out."""
+    pid_file = tmp_path / "grandchild"
+    started = ("import subprocess, sys, time\n"
+               "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+               f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+               "time.sleep(60)\n")
+    assert grade.run_bounded([sys.executable, "-c", started], dict(os.environ), timeout=3) is None
+    grandchild = psutil.Process(int(pid_file.read_text()))
+    with contextlib.suppress(psutil.TimeoutExpired):
+        grandchild.wait(timeout=10)
+    # a zombie has ended: only its reaping by the process that adopted it is left
+    assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE
+    done = grade.run_bounded([sys.executable, "-c", "import sys; sys.exit('why')"], dict(os.environ), timeout=60)
+    assert (done.returncode, done.stderr) == (1, "why\n")

@@ -1,11 +1,14 @@
 """The nbgrader course the build writes: generated from the master, run through nbgrader's own
 commands headless (generate_assignment, release, fetch and submit through a local exchange,
-collect, autograde, generate_feedback), and scored as otter scores the same submissions."""
+collect, autograde, generate_feedback), and scored as otter scores the same submissions; then the
+ways a grading goes wrong, each the reference submission changed one way."""
 
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -29,13 +32,39 @@ EXCHANGE_STUDENT = get_username()
 STUDENTS = {**{name: name for name in GRADED}, EXCHANGE_STUDENT: "reference"}  # student id -> catalogue entry
 ENTRIES = {e["name"]: e for e in entries()}
 BIN = Path(sys.executable).parent  # nbgrader runs `alembic` from PATH
+WORKERS = os.cpu_count() or 1
 
 
-def nbgrader(*args, cwd):
+def nbgrader(*args, cwd, expected_errors=()):
+    """Run an nbgrader command; it must succeed and log no error but the `expected_errors`."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert run.returncode == 0 and "ERROR" not in run.stderr, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines()
+              if "ERROR" in line and not any(e in line for e in expected_errors)]
+    assert run.returncode == 0 and not errors, run.stderr[-3000:]
     return run
+
+
+def autograde(course, students, expected_errors=()):
+    """`nbgrader autograde` of {student: extra options}, one process a student, WORKERS at a
+    time: nbgrader grades a course's students one after the other, each notebook on one core.
+    Concurrent processes share the sqlite gradebook safely: each write is a short transaction
+    (sqlite makes the other writer wait, up to 5 s), and no process holds a read transaction
+    open across its writes."""
+    def one(item):
+        student, options = item
+        nbgrader("autograde", NAME, f"--student={student}", *options, cwd=course, expected_errors=expected_errors)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(one, students.items()))
+
+
+def scores(gb, student):
+    """{question: score} of `student` in the gradebook `gb`."""
+    per = dict.fromkeys(ASSIGNMENT.questions, 0.0)
+    for grade in gb.find_submission_notebook(Path(NOTEBOOK).stem, NAME, student).grades:
+        per[question_of(grade.name)] += grade.score or 0.0
+    return per
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +92,10 @@ def autograded(course, catalogue, tmp_path_factory):
     shutil.copytree(solved, home / NAME, dirs_exist_ok=True)
     nbgrader("submit", NAME, *exchange, cwd=home)
     nbgrader("collect", NAME, cwd=course)
-    nbgrader("autograde", NAME, cwd=course)
+    autograde(course, dict.fromkeys(STUDENTS, ()))
     nbgrader("generate_feedback", NAME, cwd=course)
-    scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in STUDENTS:
-            per = dict.fromkeys(ASSIGNMENT.questions, 0.0)
-            for grade in gb.find_submission_notebook(Path(NOTEBOOK).stem, NAME, student).grades:
-                per[question_of(grade.name)] += grade.score or 0.0
-            scores[student] = per
-    return scores
+        return {student: scores(gb, student) for student in STUDENTS}
 
 
 def feedback(course, student):
@@ -125,3 +148,95 @@ def test_feedback_names_the_problem_and_shows_the_resume_picture(course, autogra
 def test_the_grading_package_stays_with_the_graders(course, autograded):
     for folder in ("autograded", "feedback"):
         assert not (course / folder / EXCHANGE_STUDENT / NAME / "autograder" / "saving_and_loading" / "hidden.py").exists()
+
+
+# --- when grading goes wrong: the reference submission changed one way a case -------------------
+
+def under_grading(code):
+    """A cell that runs `code` only when nbgrader autogrades the notebook."""
+    return 'import os\nif os.environ.get("NBGRADER_EXECUTION") == "autograde":\n' + textwrap.indent(code, "    ")
+
+
+LAST_EXERCISE, FIRST_CELL = "stopper = train_with_early_stopping", "torch.set_num_threads(1)"
+SLEEP = "import time\ntime.sleep(3600)"
+HOG = "def hog():\n    held = []\n    while True:\n        held.append(bytearray(2**27))\nhog()"  # freed when it fails
+FAILURES = {  # student: (cells added to the reference, autograde options)
+    "os-exit": ([(LAST_EXERCISE, under_grading("os._exit(0)"))], ()),
+    "exceeds-each-cell-bound": ([(LAST_EXERCISE, under_grading(code)) for code in
+                                 (SLEEP, 'for _ in range(100):\n    print("x" * 1_000_000)', HOG)],
+                                ("--Execute.timeout=30",)),
+    "sleeps-past-the-run-limit": ([(FIRST_CELL, under_grading(SLEEP))], ("--BoundedExecute.run_time_limit=20",)),
+    # a broken best.pth, and its hidden tests' file check bypassed in the kernel (as
+    # hostile-replace-require does under otter)
+    "kernel-passes-a-broken-file": ([(FIRST_CELL, under_grading("from autograder.saving_and_loading import hidden\n"
+                                                                "hidden.require_files = lambda *args, **kwargs: None"))],
+                                    ()),
+    "instructor-left-a-checkpoint": ([], ()),
+}
+BROKEN = b"not a checkpoint"  # the broken best.pth, and the instructor's file in source/
+# what nbclient and the kernel log when a cell is interrupted, the kernel dies, or its memory runs out
+KERNEL_ERRORS = ("Timeout waiting for execute reply", "Interrupting kernel", "KeyboardInterrupt caught in kernel",
+                 "Kernel died", "ERROR:tornado.general:Uncaught exception in")
+
+
+@pytest.fixture(scope="module")
+def failures(course, built, tmp_path_factory):
+    """Each case of FAILURES graded in a copy of the course whose source/ holds a best.pth (an
+    instructor's run left it): {student: (scores, feedback page, flagged in the gradebook)}."""
+    root = tmp_path_factory.mktemp("failures") / "course"
+    shutil.copytree(course, root, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    (root / "source" / NAME / "checkpoints").mkdir()
+    (root / "source" / NAME / "checkpoints" / "best.pth").write_bytes(BROKEN)
+    for student, (cells, _) in FAILURES.items():
+        entry = {"add_cells": [{"after": after, "source": source} for after, source in cells]}
+        target = nbgrader_form(entry, built["samples_dir"] / "reference.zip", course / "source" / NAME / NOTEBOOK,
+                               course / "release" / NAME, root / "submitted" / student / NAME)
+        if student == "kernel-passes-a-broken-file":
+            (target / "checkpoints" / "best.pth").write_bytes(BROKEN)
+    autograde(root, {student: options for student, (_, options) in FAILURES.items()}, KERNEL_ERRORS)
+    nbgrader("generate_feedback", NAME, cwd=root)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {student: (scores(gb, student), feedback(root, student),
+                          gb.find_submission_notebook(Path(NOTEBOOK).stem, NAME, student).flagged)
+                for student in FAILURES}
+
+
+FULL = {q: float(p) for q, p in ASSIGNMENT.questions.items()}
+
+
+def test_a_dead_kernel_costs_the_tests_that_had_not_run(failures):
+    graded, page, flagged = failures["os-exit"]
+    # Exercise 4's tests after the cell: the kernel-free ones (its files) keep their point
+    assert graded == {**FULL, "ex4_early_stopping": 1.0}
+    assert "kernel stopped (Kernel died), in cell" in page and "Not graded: the notebook" in page
+    assert not flagged
+
+
+def test_each_cell_bound_costs_that_cell_only(failures):
+    graded, page, flagged = failures["exceeds-each-cell-bound"]
+    assert graded == FULL
+    assert "limit of 30 s and was stopped; the notebook went on with the next cell" in page
+    assert "printed over 1,000,000 characters" in page and "ran out of memory" in page
+    assert not flagged
+
+
+def test_a_run_past_its_limit_is_ended_and_every_test_says_why(failures):
+    graded, page, flagged = failures["sleeps-past-the-run-limit"]
+    # ended at its third cell: the re-run wrote no file, so none is reproduced
+    assert graded == dict.fromkeys(ASSIGNMENT.questions, 0.0)
+    assert "limit of 20 s and was stopped, in cell 3" in page and "[not_reproduced]" in page
+    assert "Not graded: the notebook ran past" in page
+    assert not flagged
+
+
+def test_the_graders_own_run_overrides_the_kernel_and_flags_it(failures):
+    graded, page, flagged = failures["kernel-passes-a-broken-file"]
+    assert graded == {**FULL, "ex2_checkpointing": 2.5}  # the best.pth case only
+    assert "[not_torch_zip]" in page
+    assert flagged, "the kernel passed a test the grader failed: formgrader must show the flag"
+    assert not any(f for student, (_, _, f) in failures.items() if student != "kernel-passes-a-broken-file")
+
+
+def test_an_instructors_checkpoint_in_source_does_not_replace_the_students(failures):
+    graded, _, flagged = failures["instructor-left-a-checkpoint"]
+    assert graded == FULL and not flagged

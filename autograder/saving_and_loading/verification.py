@@ -70,7 +70,8 @@ def same_run(submitted, regenerated, name):
 
     Both are fingerprints."""
     if regenerated is None:
-        return [problem("not_reproduced", name=name, detail="the re-run did not write it")]
+        return [problem("not_reproduced", name=name, detail="the re-run did not write it: when the top of this "
+                        "page says where the run stopped, that is why")]
     same_device = submitted.get("saved_on") == regenerated.get("saved_on")
     for k in ("type", "keys", "epoch") if same_device else ("type", "keys"):
         if submitted.get(k) != regenerated.get(k):
