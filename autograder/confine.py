@@ -55,6 +55,7 @@ class Confinement:
     def __init__(self, submission):
         self.submission = Path(submission)
         self.uid = _free_uid(UID_BASE + os.getpid())
+        _open_temporary_parents(self.submission)
         blocked = _reachable(self.submission / "x", self.uid)
         if blocked:
             raise RuntimeError(f"the submission folder {self.submission} is not reachable by an unprivileged user "
@@ -133,6 +134,17 @@ def processes_of(uid):
             if str(uid) in uids[:3]:
                 found.append(int(entry.name))
     return found
+
+
+def _open_temporary_parents(folder):
+    """Let others traverse (never list) the temporary folders a grading runs in (`otter run`
+    grades in a mkdtemp, 0700): root's folders above `folder` and below the temporary root."""
+    top = Path(tempfile.gettempdir()).resolve()
+    for parent in Path(folder).resolve().parents:
+        if top not in parent.parents:
+            break
+        if parent.stat().st_uid == 0:
+            os.chmod(parent, stat.S_IMODE(parent.stat().st_mode) | stat.S_IXOTH)
 
 
 def _free_uid(uid):

@@ -1,5 +1,6 @@
-"""Bounds on the student's cells while otter re-executes the notebook: this module runs in the
-notebook's kernel, installed by the cell the plugin puts first (plugin.before_execution).
+"""Bounds on the student's cells while the grader re-executes the notebook: this module runs in the
+notebook's kernel, installed by the cell the otter plugin puts first (plugin.before_execution), or
+nbgrader's BoundedExecute (which leaves the per-cell time limit to nbgrader's own interrupt).
 
 otter 7 has no per-cell timeout, so a cell that loops, sleeps or floods its output would hold
 the whole grading. Each of the student's cells gets:

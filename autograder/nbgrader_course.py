@@ -21,7 +21,6 @@ preprocessors (nbgrader_grading.py) put it beside the notebook when they grade.
 import ast
 import re
 import shutil
-from pathlib import Path
 
 import nbformat
 from otter.assign.blocks import BlockType, get_cell_config, is_assignment_config_cell, is_block_boundary_cell

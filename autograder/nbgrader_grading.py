@@ -38,7 +38,7 @@ from .arrange import replace
 from .assignment import Assignment, get
 from .guard import Watchdog
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
-from .report import feedback_summary, first_line
+from .report import cell_events, describe_cell, feedback_summary
 
 PACKAGE = Path(__file__).resolve().parent
 STATE = "autograder"  # resources key: what the steps pass on (assignment, private folder, seals, verdicts)
@@ -99,11 +99,12 @@ class BoundedExecute(Execute):
         del nb.cells[0]
         events = resources[STATE]["events"]
         for number, cell in enumerate(nb.cells, start=1):
-            events += _cell_events(number, cell, self.timeout, self.cell_output_limit)
+            events += cell_events(number, cell.source, cell.get("outputs", []), "CellTimeoutError", self.timeout,
+                                  self.cell_output_limit)
         if stopped is not None:
             number = self.running  # its index with the guard's cell first: its number now (0: that cell)
             if number:
-                stopped += f", in {_describe(number, nb.cells[number - 1])}"
+                stopped += f", in {describe_cell(number, nb.cells[number - 1].source)}"
             events.append(stopped[0].upper() + stopped[1:] + ".")
             for cell in nb.cells[max(number - 1, 0):]:
                 if _is_test(cell):
@@ -166,25 +167,6 @@ class FeedbackSummary(NbGraderPreprocessor):
             shutil.move(private / "released", here / "autograder")
         shutil.rmtree(private, ignore_errors=True)
         return nb, resources
-
-
-def _cell_events(number, cell, time_limit, output_limit):
-    """What the bounds did to one executed cell, in the words of the otter plugin's feedback."""
-    found = []
-    for out in cell.get("outputs", []):
-        if out.get("ename") == "CellTimeoutError":
-            found.append(f"{_describe(number, cell)} ran past the grader's limit of {time_limit} s and was stopped; "
-                         "the notebook went on with the next cell.")
-        elif out.get("output_type") == "stream" and "[output cut by the grader" in out.get("text", ""):
-            found.append(f"{_describe(number, cell)} printed over {output_limit:,} characters; "
-                         "the rest of its output was dropped.")
-        elif out.get("ename") == "MemoryError" or "can't allocate memory" in out.get("evalue", ""):
-            found.append(f"{_describe(number, cell)} ran out of memory.")
-    return found
-
-
-def _describe(number, cell):
-    return f"cell {number} (`{first_line(cell.source)}`)"
 
 
 def _error(message):

@@ -37,7 +37,7 @@ from .assignment import get
 from .confine import Confinement, unconfined_warning
 from .confine import available as confinement_available
 from .isolate import grade_files, seal
-from .report import feedback_summary, first_line
+from .report import cell_events, describe_cell, feedback_summary
 
 OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
 SUMMARY_LIMIT = 150_000  # characters of the top-level output, the picture's base64 included
@@ -140,7 +140,7 @@ class GuardSubmission(AbstractOtterPlugin):
             return None
         if not isinstance(number, int):
             return None
-        return _describe(number, dict(self.cells).get(number, ""))
+        return describe_cell(number, dict(self.cells).get(number, ""))
 
 
 class HtmlOutput(GradingResults):
@@ -170,21 +170,10 @@ def _events(notebook, cells, assignment):
         return []
     sources, found = dict(cells), []
     for cell in notebook.cells:
-        for out in cell.get("outputs", []):
-            number = next((n for n, s in cells if s == cell.source), None)
-            if out.get("ename") == "CellTimeLimit":
-                found.append(f"{_describe(number, sources.get(number, ''))} ran past the grader's limit of "
-                             f"{assignment.cell_time_limit_s} s and was stopped; the notebook went on with the next cell.")
-            elif out.get("output_type") == "stream" and "[output cut by the grader" in out.get("text", ""):
-                found.append(f"{_describe(number, sources.get(number, ''))} printed over {assignment.cell_output_limit:,} "
-                             "characters; the rest of its output was dropped.")
-            elif out.get("ename") == "MemoryError" or "can't allocate memory" in out.get("evalue", ""):
-                found.append(f"{_describe(number, sources.get(number, ''))} ran out of memory.")
+        number = next((n for n, s in cells if s == cell.source), None)
+        found += cell_events(number, sources.get(number, ""), cell.get("outputs", []), "CellTimeLimit",
+                             assignment.cell_time_limit_s, assignment.cell_output_limit)
     return found
-
-
-def _describe(number, source):
-    return f"cell {number} (`{first_line(source)}`)" if number else "a cell the grader added"
 
 
 def _cut(text, limit):

@@ -78,12 +78,18 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
 
 
 @needs_root
-def test_an_unreachable_submission_folder_is_refused_with_a_reason(tmp_path):
-    folder = tmp_path / "private" / "submission"
-    folder.mkdir(parents=True)
-    os.chmod(tmp_path / "private", 0o700)
-    with pytest.raises(RuntimeError, match="not reachable by an unprivileged user"):
-        confine.Confinement(folder)
+def test_temporary_folders_are_opened_for_passing_others_refused(open_tmp, monkeypatch):
+    """otter run grades in a mkdtemp (0700): opened for traversal. A closed folder above the
+    temporary root is not the grader's to open: refused, with the reason."""
+    top = open_tmp / "closed" / "tmp"
+    top.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(top))
+    grading = Path(tempfile.mkdtemp())
+    (grading / "submission").mkdir()
+    os.chmod(open_tmp / "closed", 0o700)
+    with pytest.raises(RuntimeError, match=r"not reachable by an unprivileged user \(.*closed is not open"):
+        confine.Confinement(grading / "submission")
+    assert grading.stat().st_mode & 0o777 == 0o701  # mkdtemp's 0700, now passable
 
 
 def test_without_root_the_warning_says_who_runs_the_code(monkeypatch):
