@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -122,9 +123,11 @@ def left_running(tmpdir):
 @pytest.mark.needs_build
 def test_grade_with_workers_and_out_survives_a_crash_and_a_timeout(repo, tmp_path):
     copy = repo.copy
-    uploads, out, tmpdir = tmp_path / "uploads", tmp_path / "out", tmp_path / "tmp"
+    uploads, out = tmp_path / "uploads", tmp_path / "out"
     uploads.mkdir()
-    tmpdir.mkdir()
+    # a temporary folder the confined kernel (as root) can pass through, as the system's is; pytest's is 0700
+    tmpdir = Path(tempfile.mkdtemp())
+    os.chmod(tmpdir, 0o711)
     (uploads / "broken.zip").write_bytes(b"not a zip")
     endless_upload(uploads / "endless.zip", copy / "release" / NAME / ASSIGNMENT.notebook)
     run = autograder("grade", uploads, "--workers", 2, "--out", out, "--timeout", TIMEOUT, cwd=copy,
@@ -139,6 +142,7 @@ def test_grade_with_workers_and_out_survives_a_crash_and_a_timeout(repo, tmp_pat
     assert [rows[f]["total_points_earned"] for f in ("broken.zip", "endless.zip")] == ["0", "0"]
     assert sorted(p.name for p in (out / "feedback").iterdir()) == ["broken.html", "endless.html"]
     assert left_running(tmpdir) == []  # the timed-out grading's kernel ended with it
+    shutil.rmtree(tmpdir)
 
 
 @pytest.mark.needs_build

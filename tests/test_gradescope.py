@@ -13,7 +13,7 @@ import pytest
 from autograder import grade
 from autograder.emulate import run_in_private_autograder
 from conftest import WORKERS, needs_root
-from test_catalogue import ENTRIES, expected_scores
+from test_catalogue import ENTRIES, HIDDEN_TEST_FILE, expected_scores
 
 pytestmark = needs_root
 FORMS = [(name, form) for name, e in sorted(ENTRIES.items()) for form in e.get("forms", [])]
@@ -55,5 +55,5 @@ def test_every_upload_form_grades_like_the_export_zip(emulated, catalogue, name,
     visibility = {t["name"]: t["visibility"] for t in results["tests"]}
     assert visibility.pop("Public Tests") == "visible" and set(visibility.values()) == {"after_published"}
     assert "GuardSubmission from /autograder/source/autograder/plugin.py" in stdout  # as run_otter.py imports it
-    assert "@test_case(" not in stdout and results.get("stdout_visibility") == "hidden"  # no hidden test leaks
+    assert HIDDEN_TEST_FILE not in stdout and results.get("stdout_visibility") == "hidden"  # no test file leaks
     assert grade.FLAGGED not in visibility

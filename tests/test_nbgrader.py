@@ -222,8 +222,10 @@ def test_each_cell_bound_costs_that_cell_only(failures):
 
 def test_a_run_past_its_limit_is_ended_and_every_test_says_why(failures):
     graded, page, flagged = failures["sleeps-past-the-run-limit"]
-    # ended at its third cell: the re-run wrote no file, so none is reproduced
-    assert graded == dict.fromkeys(ASSIGNMENT.questions, 0.0)
+    # ended at its third cell: the re-run wrote no file, so none is reproduced; the public file
+    # tests judge the submitted files (as under otter: the catalogue's hostile-early-exit)
+    assert graded == {**dict.fromkeys(ASSIGNMENT.questions, 0.0), "ex1_save_load": 0.5, "ex2_checkpointing": 1.0,
+                      "ex3_resume": 1.0, "ex4_early_stopping": 0.5}
     assert "limit of 20 s and was stopped, in cell 3" in page and "[not_reproduced]" in page
     assert "Not graded: the notebook ran past" in page
     assert not flagged
