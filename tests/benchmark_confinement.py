@@ -67,7 +67,7 @@ def run(submission=None, repeats=3):
 def rows(f):
     line = lambda k: f"{f[k + '_wall_s']:.1f} s wall, {f[k + '_cpu_s']:.1f} s CPU, {f[k + '_peak_mb']:.0f} MB peak"
     return [(f"grading {f['submission']}, kernel confined (median of {f['repeats']})", line("confined")),
-            (f"the same, kernel unconfined (as root)", line("unconfined")),
+            ("the same, kernel unconfined (as root)", line("unconfined")),
             ("confined / unconfined", f"{f['confined_wall_s'] / f['unconfined_wall_s']:.2f}x wall, "
              f"{f['confined_cpu_s'] / f['unconfined_cpu_s']:.2f}x CPU, "
              f"{f['confined_peak_mb'] / f['unconfined_peak_mb']:.2f}x peak")]
