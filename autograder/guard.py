@@ -106,6 +106,14 @@ def install(cells: list[tuple[int, str]], time_limit: int, output_limit: int, da
         resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
 
 
+def install_cell(cells: list[tuple[int, str]], time_limit: int, output_limit: int, data_limit: int,
+                 progress: str) -> str:
+    """The source of the first cell a grader puts in the notebook: `install` with these arguments
+    (see there), from the copy of this package beside the notebook."""
+    return (f"from autograder import guard\nguard.install({cells!r}, {time_limit}, {output_limit}, {data_limit}, "
+            f"{str(progress)!r})\ndel guard")
+
+
 class Watchdog(threading.Thread):
     """Ends the re-execution at its time limit by killing everything this process started
     since (the kernel and its children): otter then stops, and the harness keeps the file points."""

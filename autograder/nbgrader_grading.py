@@ -36,7 +36,7 @@ from traitlets import Integer
 from . import integrity
 from .arrange import replace
 from .assignment import Assignment, get
-from .guard import Watchdog
+from .guard import Watchdog, install_cell
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
 
@@ -82,8 +82,7 @@ class BoundedExecute(Execute):
         # The grader's copy of the package, put beside the notebook by SealSubmittedFiles. No cells
         # listed: the guard arms no alarm and records no progress (Execute does both here).
         nb.cells.insert(0, nbformat.v4.new_code_cell(
-            "from autograder import guard\n"
-            f"guard.install([], 0, {self.cell_output_limit}, {self.kernel_data_limit}, {os.devnull!r})\ndel guard"))
+            install_cell([], 0, self.cell_output_limit, self.kernel_data_limit, os.devnull)))
         self.running, stopped = 0, None
         watchdog = Watchdog(self.run_time_limit)
         watchdog.start()

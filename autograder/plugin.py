@@ -32,7 +32,7 @@ from otter.test_files import GradingResults
 
 from . import integrity
 from .arrange import SubmissionError, arrange, replace
-from .guard import Watchdog
+from .guard import Watchdog, install_cell
 from .assignment import get
 from .confine import Confinement, unconfined_warning
 from .confine import available as confinement_available
@@ -86,10 +86,8 @@ class GuardSubmission(AbstractOtterPlugin):
         self.progress = (self.confinement.home if self.confinement else Path(tempfile.mkdtemp())) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
         a = self.assignment
-        nb.cells.insert(0, nbformat.v4.new_code_cell(
-            "from autograder import guard\n"
-            f"guard.install({self.cells!r}, {a.cell_time_limit_s}, {a.cell_output_limit}, {a.kernel_data_limit}, "
-            f"{str(self.progress)!r})\ndel guard"))
+        nb.cells.insert(0, nbformat.v4.new_code_cell(install_cell(
+            self.cells, a.cell_time_limit_s, a.cell_output_limit, a.kernel_data_limit, self.progress)))
         self.watchdog = Watchdog(a.run_time_limit_s)
         self.watchdog.start()
         if self.confinement:
