@@ -189,31 +189,34 @@ def launch(uid, home, handover, log, connection_file, kernel_args):
     python = Path(sys.executable)
     kernel = ["setpriv", f"--reuid={uid}", f"--regid={uid}", *SETPRIV, "--", str(python), "-m",
               "ipykernel_launcher", "-f", str(connection), *kernel_args]
-    blocked = _reachable(python.resolve(), uid) or _reachable(Path(sys.prefix) / "lib", uid)
-    if blocked:
-        keep = sorted({str(p) for p in (Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve())
-                       if blocked in p.parents})
+    hidden = {}  # a folder the uid cannot pass -> the interpreter's folders under it, to put back
+    for needed in {python.resolve().parent, Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}:
+        blocked = _reachable(needed / "x", uid)
+        if blocked:
+            hidden.setdefault(str(blocked), []).append(str(needed))
+    if hidden:
         kernel = ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", __file__, "mounts",
-                  str(blocked), json.dumps(keep), *kernel]
+                  json.dumps(hidden), *kernel]
     os.execvpe(kernel[0], kernel, env)
 
 
-def mounts(blocked, keep, command):
-    """In the kernel's own mount namespace: `blocked` becomes an empty tmpfs that everyone can
-    traverse, with only the folders in `keep` bound back into it, read-only."""
-    staging = []
+def mounts(hidden, command):
+    """In the kernel's own mount namespace: each folder of `hidden` ({folder: [paths under it]})
+    becomes an empty tmpfs that everyone can traverse, with only its paths bound back, read-only."""
     stage = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
-    for path in keep:
-        held = Path(subprocess.run(["mktemp", "-d", "-p", str(stage)], capture_output=True, text=True,
-                                   check=True).stdout.strip())
-        subprocess.run(["mount", "--bind", path, str(held)], check=True)
-        staging.append((path, held))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=1m", "tmpfs", blocked], check=True)
-    for path, held in staging:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "--move", str(held), path], check=True)
-        subprocess.run(["mount", "-o", "remount,bind,ro", path], check=True)
-        held.rmdir()
+    for blocked, keep in hidden.items():
+        staging = []
+        for path in sorted(set(keep)):
+            held = Path(subprocess.run(["mktemp", "-d", "-p", str(stage)], capture_output=True, text=True,
+                                       check=True).stdout.strip())
+            subprocess.run(["mount", "--bind", path, str(held)], check=True)
+            staging.append((path, held))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=1m", "tmpfs", blocked], check=True)
+        for path, held in staging:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "--move", str(held), path], check=True)
+            subprocess.run(["mount", "-o", "remount,bind,ro", path], check=True)
+            held.rmdir()
     os.execvp(command[0], command)
 
 
@@ -224,7 +227,7 @@ def _main(argv):
         launch(int(options["--uid"]), options["--home"], options["--handover"], options["--log"], argv[f + 1],
                argv[f + 2:])
     elif argv[0] == "mounts":
-        mounts(argv[1], json.loads(argv[2]), argv[3:])
+        mounts(json.loads(argv[1]), argv[2:])
     else:
         raise SystemExit(f"confine.py: unknown command {argv[0]!r}")
 
