@@ -14,7 +14,7 @@ The launcher (`python -I confine.py launch ...`, stdlib only, root) copies the k
 file into the home, hands over otter's results pickle (otter creates it, 0600, before the kernel
 starts), sends the kernel's stdout and stderr to a private log (fd-level writes included: never
 to the output a student may see), and execs `setpriv` into the kernel as the uid with no new
-privileges, no capabilities and no groups. Where that uid cannot reach the kernel's Python (this
+privileges, no capabilities, no groups and at most KERNEL_TASKS processes and threads. Where that uid cannot reach the kernel's Python (this
 machine's Python under /root, 0700) and mount namespaces are allowed, it runs the kernel in one of
 its own where the blocking folder is an empty tmpfs with only the Python put back, read-only
 (Gradescope's containers allow no namespaces: the image's setup.sh opens /root for traversal).
@@ -24,6 +24,7 @@ Not root: `unconfined_warning()` says that the student's code runs as the grader
 import atexit
 import json
 import os
+import resource
 import shutil
 import signal
 import stat
@@ -35,7 +36,9 @@ from pathlib import Path
 
 UID_BASE = 2_000_000_000  # + the grading process's pid: unique among concurrent gradings, no account's
 SETPRIV = ("--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all")
-KERNEL_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+KERNEL_TASKS = 256  # processes and threads the kernel's user may have (RLIMIT_NPROC): a fork bomb stops there
+KERNEL_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+              "NBGRADER_EXECUTION")  # nbgrader says a notebook is being autograded (its documented variable)
 
 
 def available():
@@ -183,6 +186,7 @@ def launch(uid, home, handover, log, connection_file, kernel_args):
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (KERNEL_TASKS, KERNEL_TASKS))  # counted for the uid, not root
     env = {k: os.environ[k] for k in KERNEL_ENV if k in os.environ}
     env.update(HOME=str(home), USER="student", LOGNAME="student", TMPDIR=str(home / "tmp"),
                MPLCONFIGDIR=str(home / ".matplotlib"), IPYTHONDIR=str(home / ".ipython"))

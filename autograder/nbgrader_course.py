@@ -174,6 +174,11 @@ c.BoundedExecute.kernel_data_limit = {limit("kernel_data_limit"):_}
 # then the kernel is ended, the test cells that had not run fail with the reason, and the points
 # the submitted files earned stand.
 c.BoundedExecute.run_time_limit = {limit("run_time_limit_s")}
+# Run as root, the notebook's kernel runs as a user of its own with no privileges, which can write
+# only the notebook's folder (autograder/confine.py, through the `python3` kernel spec it puts first
+# on JUPYTER_PATH); after the run every process of it is killed. Not root: the student's code runs
+# as nbgrader's user, and the log says so.
+c.BoundedExecute.confine = True
 
 # otter's prompt in place of a solution, so both releases read alike (nbgrader's default raises).
 c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}

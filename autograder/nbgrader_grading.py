@@ -6,10 +6,11 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
 1. SealSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
    holds only the self-check modules) and seals the submitted checkpoint files, out of the
    re-run's way, before any student code runs (isolate.seal);
-2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: a
-   first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout stops a
-   cell, a watchdog ends the whole run; when the kernel dies or is ended, every test cell that had
-   not run fails with the reason instead of counting as passed;
+2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: run
+   as root, the kernel is confined to a user of its own (confine.py: the `python3` kernel spec it
+   names); a first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout
+   stops a cell, a watchdog ends the whole run; when the kernel dies or is ended, every test cell
+   that had not run fails with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
    cell that needs no live variable (a test function without parameters) with those verdicts,
    and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
@@ -31,11 +32,13 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from . import integrity
 from .arrange import replace
 from .assignment import Assignment, get
+from .confine import Confinement, unconfined_warning
+from .confine import available as confinement_available
 from .guard import Watchdog, install_cell
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
@@ -62,8 +65,10 @@ class SealSubmittedFiles(NbGraderPreprocessor):
 
 
 class BoundedExecute(Execute):
-    """nbgrader's Execute with the otter plugin's bounds (before_execution): guard.py's first cell
-    caps what each cell prints and the kernel's data, and guard.Watchdog ends the whole run.
+    """nbgrader's Execute with the otter plugin's bounds (before_execution): as root, the kernel
+    runs as a user of its own (confine.Confinement: the submission folder is its to write, every
+    process of it is killed after the run, before the grader's checks); guard.py's first cell caps
+    what each cell prints and the kernel's data, and guard.Watchdog ends the whole run.
     Execute.timeout stays the per-cell limit (nbgrader interrupts the cell and runs the next), so
     the guard's own per-cell alarm is left off. When the kernel dies (os._exit, the machine's
     memory killer, the watchdog) or does not answer an interrupt, nbgrader would stop grading the
@@ -77,6 +82,9 @@ class BoundedExecute(Execute):
                                 "fails in that cell.").tag(config=True)
     run_time_limit = Integer(Assignment.run_time_limit_s,
                              help="Seconds the whole notebook may run; then its kernel is ended.").tag(config=True)
+    confine = Bool(True, help="Run as root, start the notebook's kernel as a user of its own (confine.py) "
+                   "through the `python3` kernel spec it puts first on JUPYTER_PATH. Off, or not root: the "
+                   "student's code runs as nbgrader's user, with a warning.").tag(config=True)
 
     def preprocess(self, nb, resources):
         # The grader's copy of the package, put beside the notebook by SealSubmittedFiles. No cells
@@ -84,6 +92,11 @@ class BoundedExecute(Execute):
         nb.cells.insert(0, nbformat.v4.new_code_cell(
             install_cell([], 0, self.cell_output_limit, self.kernel_data_limit, os.devnull)))
         self.running, stopped = 0, None
+        confinement = Confinement(resources["metadata"]["path"]) if self.confine and confinement_available() else None
+        if confinement is None:
+            self.log.warning(unconfined_warning())
+        else:  # its kernel spec, whatever kernel the notebook names
+            nb.metadata.setdefault("kernelspec", {})["name"] = self.kernel_name = "python3"
         watchdog = Watchdog(self.run_time_limit)
         watchdog.start()
         try:
@@ -95,6 +108,8 @@ class BoundedExecute(Execute):
             stopped = f"a cell went on past the grader's limit of {self.timeout} s after it was interrupted"
         finally:
             watchdog.stop()
+            if confinement:  # nothing of the student's may run while the grader judges
+                confinement.end()
         del nb.cells[0]
         events = resources[STATE]["events"]
         for number, cell in enumerate(nb.cells, start=1):

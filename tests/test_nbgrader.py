@@ -3,6 +3,7 @@ commands headless (generate_assignment, release, fetch and submit through a loca
 collect, autograde, generate_feedback), and scored as otter scores the same submissions; then the
 ways a grading goes wrong, each the reference submission changed one way."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,10 +17,12 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.utils import get_username
 
+from autograder import confine
 from autograder.build import shipped_files
 from autograder.nbgrader_course import grade_cells, question_of
 from autograder.saving_and_loading import ASSIGNMENT
 from catalogue.make import entries, nbgrader_form
+from conftest import needs_root
 
 import leaks
 
@@ -160,8 +163,21 @@ def under_grading(code):
 LAST_EXERCISE, FIRST_CELL = "stopper = train_with_early_stopping", "torch.set_num_threads(1)"
 SLEEP = "import time\ntime.sleep(3600)"
 HOG = "def hog():\n    held = []\n    while True:\n        held.append(bytearray(2**27))\nhog()"  # freed when it fails
+# what the kernel is and reaches, written beside the notebook; a process left behind
+PROBE = textwrap.dedent("""\
+    import json, subprocess
+    seen = {"uid": os.getuid()}
+    try:
+        open("../../../gradebook.db", "ab").close()
+        seen["wrote_gradebook"] = True
+    except OSError:
+        seen["wrote_gradebook"] = False
+    subprocess.Popen(["sleep", "600"], start_new_session=True)
+    with open("probe.json", "w") as f:
+        json.dump(seen, f)
+""")
 FAILURES = {  # student: (cells added to the reference, autograde options)
-    "os-exit": ([(LAST_EXERCISE, under_grading("os._exit(0)"))], ()),
+    "os-exit": ([(FIRST_CELL, under_grading(PROBE)), (LAST_EXERCISE, under_grading("os._exit(0)"))], ()),
     "exceeds-each-cell-bound": ([(LAST_EXERCISE, under_grading(code)) for code in
                                  (SLEEP, 'for _ in range(100):\n    print("x" * 1_000_000)', HOG)],
                                 ("--Execute.timeout=30",)),
@@ -180,9 +196,9 @@ KERNEL_ERRORS = ("Timeout waiting for execute reply", "Interrupting kernel", "Ke
 
 
 @pytest.fixture(scope="module")
-def failures(course, built, tmp_path_factory):
-    """Each case of FAILURES graded in a copy of the course whose source/ holds a best.pth (an
-    instructor's run left it): {student: (scores, feedback page, flagged in the gradebook)}."""
+def failures_course(course, built, tmp_path_factory):
+    """A copy of the course whose source/ holds a best.pth (an instructor's run left it), each
+    case of FAILURES autograded in it, feedback generated."""
     root = tmp_path_factory.mktemp("failures") / "course"
     shutil.copytree(course, root, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
     (root / "source" / NAME / "checkpoints").mkdir()
@@ -195,6 +211,13 @@ def failures(course, built, tmp_path_factory):
             (target / "checkpoints" / "best.pth").write_bytes(BROKEN)
     autograde(root, {student: options for student, (_, options) in FAILURES.items()}, KERNEL_ERRORS)
     nbgrader("generate_feedback", NAME, cwd=root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def failures(failures_course):
+    """{student: (scores, feedback page, flagged in the gradebook)} of each case of FAILURES."""
+    root = failures_course
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {student: (scores(gb, student), feedback(root, student),
                           gb.find_submission_notebook(Path(NOTEBOOK).stem, NAME, student).flagged)
@@ -210,6 +233,17 @@ def test_a_dead_kernel_costs_the_tests_that_had_not_run(failures):
     assert graded == {**FULL, "ex4_early_stopping": 1.0}
     assert "kernel stopped (Kernel died), in cell" in page and "Not graded: the notebook" in page
     assert not flagged
+
+
+@needs_root
+def test_the_kernel_runs_as_a_user_of_its_own_and_leaves_nothing(failures_course, failures):
+    """BoundedExecute confines nbgrader's kernel as the otter plugin does (confine.py): the probe
+    ran in os-exit's notebook, whose kernel then died with a process of its still running."""
+    folder = failures_course / "autograded" / "os-exit" / NAME
+    seen = json.loads((folder / "probe.json").read_text())
+    assert seen["uid"] >= confine.UID_BASE and not seen["wrote_gradebook"]
+    assert not confine.processes_of(seen["uid"]), "a process of the kernel's user outlived the grading"
+    assert (folder / "probe.json").stat().st_uid == 0, "the folder was not taken back from the kernel's user"
 
 
 def test_each_cell_bound_costs_that_cell_only(failures):
