@@ -34,6 +34,14 @@ PROBE = textwrap.dedent("""
     os.symlink("/etc/passwd", "link-out")
     os.system("echo fd-level-output-marker")
     subprocess.Popen([sys.executable, "-c", "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(600)"])
+    seen["forked"] = 0
+    try:  # a fork bomb, of sleepers
+        for _ in range(TASKS + 10):
+            if os.fork() == 0:
+                signal.pause()
+            seen["forked"] += 1
+    except OSError:
+        pass
     print(json.dumps(seen))
 """)
 
@@ -58,7 +66,7 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
     before = os.environ.get("JUPYTER_PATH"), tempfile.tempdir
     c = confine.Confinement(folder)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"GRADER_FILE, GRADER_PID = {str(grader_file)!r}, {os.getpid()}\n{PROBE}")])
+        f"GRADER_FILE, GRADER_PID, TASKS = {str(grader_file)!r}, {os.getpid()}, {confine.KERNEL_TASKS}\n{PROBE}")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     c.kernel_starting()
     try:
@@ -70,6 +78,7 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
     seen = json.loads(text.strip().splitlines()[-1])
     assert seen["uid"] == seen["euid"] == c.uid != 0 and seen["groups"] in ([], [c.uid])
     assert not seen["wrote_grader_file"] and not seen["signalled_grader"]
+    assert 0 < seen["forked"] < confine.KERNEL_TASKS  # stopped at the limit, the kernel's threads counted
     assert not confine.processes_of(c.uid)  # end() left nothing of it running
     assert (folder / "written.txt").read_text() == "ok" and (folder / "written.txt").stat().st_uid == 0
     assert not (folder / "link-out").exists() and not (folder / "link-out").is_symlink()
