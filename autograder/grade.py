@@ -32,6 +32,7 @@ from otter.grade.utils import (POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY, SCOR
                                SCORES_DICT_PERCENT_CORRECT_KEY, SCORES_DICT_TOTAL_POINTS_KEY)
 from tqdm import tqdm
 
+from . import confine
 from .assignment import DIST, get
 from .emulate import assignment_of, grading_environment, lay_out
 
@@ -196,6 +197,7 @@ def main(paths=None, out=None, workers=None, assignment=None, timeout=None):
         print(f"No such submission: {', '.join(missing)}.", file=sys.stderr)
         return 2
     out = out or DIST / f"{a.name}-grades"
+    print(confine.describe(), file=sys.stderr)
     graded, questions = grade_all(paths or [a.samples], out, a.zip, workers=workers, timeout=timeout)
     print(table(graded, questions))
     print(f"\nscores: {Path(out) / 'final_grades.csv'}; feedback: {Path(out) / 'feedback'}/")

@@ -7,8 +7,7 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
    holds only the self-check modules) and seals the submitted checkpoint files, out of the
    re-run's way, before any student code runs (isolate.seal);
 2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: run
-   as root, the kernel is confined to a user of its own (confine.py: the `python3` kernel spec it
-   names); a first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout
+   the kernel is confined (confine.py: the `python3` kernel spec it names); a first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout
    stops a cell, a watchdog ends the whole run; when the kernel dies or is ended, every test cell
    that had not run fails with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
@@ -37,8 +36,7 @@ from traitlets import Bool, Integer
 from . import integrity
 from .arrange import replace
 from .assignment import Assignment, get
-from .confine import Confinement, unconfined_warning
-from .confine import available as confinement_available
+from . import confine
 from .guard import Watchdog, install_cell
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
@@ -65,9 +63,9 @@ class SealSubmittedFiles(NbGraderPreprocessor):
 
 
 class BoundedExecute(Execute):
-    """nbgrader's Execute with the otter plugin's bounds (before_execution): as root, the kernel
-    runs as a user of its own (confine.Confinement: the submission folder is its to write, every
-    process of it is killed after the run, before the grader's checks); guard.py's first cell caps
+    """nbgrader's Execute with the otter plugin's bounds (before_execution): the kernel is
+    confined (confine.start: the submission folder is its to write, every process of it is killed
+    after the run, before the grader's checks); guard.py's first cell caps
     what each cell prints and the kernel's data, and guard.Watchdog ends the whole run.
     Execute.timeout stays the per-cell limit (nbgrader interrupts the cell and runs the next), so
     the guard's own per-cell alarm is left off. When the kernel dies (os._exit, the machine's
@@ -82,9 +80,10 @@ class BoundedExecute(Execute):
                                 "fails in that cell.").tag(config=True)
     run_time_limit = Integer(Assignment.run_time_limit_s,
                              help="Seconds the whole notebook may run; then its kernel is ended.").tag(config=True)
-    confine = Bool(True, help="Run as root, start the notebook's kernel as a user of its own (confine.py) "
-                   "through the `python3` kernel spec it puts first on JUPYTER_PATH. Off, or not root: the "
-                   "student's code runs as nbgrader's user, with a warning.").tag(config=True)
+    confine = Bool(True, help="Start the notebook's kernel confined (confine.py: as root, as a user of its own; "
+                   "otherwise in a sandbox of user namespaces where the machine allows them) through the "
+                   "`python3` kernel spec it puts first on JUPYTER_PATH. Off, or neither possible: the student's "
+                   "code runs as nbgrader's user, with a warning.").tag(config=True)
 
     def preprocess(self, nb, resources):
         # The grader's copy of the package, put beside the notebook by SealSubmittedFiles. No cells
@@ -92,9 +91,9 @@ class BoundedExecute(Execute):
         nb.cells.insert(0, nbformat.v4.new_code_cell(
             install_cell([], 0, self.cell_output_limit, self.kernel_data_limit, os.devnull)))
         self.running, stopped = 0, None
-        confinement = Confinement(resources["metadata"]["path"]) if self.confine and confinement_available() else None
+        confinement = confine.start(resources["metadata"]["path"]) if self.confine else None
         if confinement is None:
-            self.log.warning(unconfined_warning())
+            self.log.warning(confine.unconfined_warning())
         else:  # its kernel spec, whatever kernel the notebook names
             nb.metadata.setdefault("kernelspec", {})["name"] = self.kernel_name = "python3"
         watchdog = Watchdog(self.run_time_limit)

@@ -34,8 +34,7 @@ from . import integrity
 from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog, install_cell
 from .assignment import get
-from .confine import Confinement, unconfined_warning
-from .confine import available as confinement_available
+from . import confine
 from .isolate import grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
 
@@ -45,7 +44,7 @@ SUMMARY_LIMIT = 150_000  # characters of the top-level output, the picture's bas
 
 class GuardSubmission(AbstractOtterPlugin):
     active = None  # the plugin grading in this process, for the harness's fallback
-    confinement = None  # the kernel's own user (confine.py), once the submission is sealed
+    confinement = None  # the kernel's confinement (confine.py), once the submission is sealed
 
     def during_assign(self, assignment):
         """`otter assign` on source/ itself: the autograder's files exist only in the build's
@@ -74,9 +73,9 @@ class GuardSubmission(AbstractOtterPlugin):
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.sealed = seal(self.assignment, self.here, self.private)
-        self.confinement = Confinement(self.here) if confinement_available() else None
+        self.confinement = confine.start(self.here)
         if self.confinement is None:
-            print(unconfined_warning(), file=sys.stderr, flush=True)
+            print(confine.unconfined_warning(), file=sys.stderr, flush=True)
 
     def before_execution(self, nb):
         """A first cell bounds each student cell; a watchdog bounds the whole run; the kernel is

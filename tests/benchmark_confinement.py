@@ -4,7 +4,7 @@
 
 Measured side by side in one run, alternating: the reference graded as Gradescope runs the zip
 (laid out by emulate.lay_out, then the zip's run_otter.py), with the kernel confined (the built
-zip) and unconfined (a copy of the zip whose confine.available() says no: the kernel runs as
+zip) and unconfined (a copy of the zip whose confine.start() says no: the kernel runs as
 root, as before the confinement). Wall and CPU seconds of the whole process tree and its peak
 memory (benchmark_grading.measure), median of REPEATS (default 3) each, and the ratios.
 """
@@ -23,18 +23,18 @@ from autograder.assignment import get  # noqa: E402
 from autograder.emulate import grading_environment, lay_out  # noqa: E402
 from benchmark_grading import measure  # noqa: E402
 
-SWITCH = "def available():\n"
+SWITCH = "def start(submission):\n"
 
 
 def unconfined_copy(autograder, target):
-    """`autograder` with confine.available() returning False in both copies of the package."""
+    """`autograder` with confine.start() returning None in both copies of the package."""
     with zipfile.ZipFile(autograder) as src, zipfile.ZipFile(target, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
             if item.filename in ("autograder/confine.py", "files/autograder/confine.py"):
                 text = data.decode()
                 assert text.count(SWITCH) == 1
-                data = text.replace(SWITCH, SWITCH + "    return False\n").encode()
+                data = text.replace(SWITCH, SWITCH + "    return None\n").encode()
             dst.writestr(item, data)
     return target
 

@@ -5,6 +5,7 @@ these look at one kernel directly."""
 import json
 import os
 import shutil
+import socket
 import tempfile
 import textwrap
 from pathlib import Path
@@ -64,7 +65,8 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
     grader_file = tmp_path / "results.json"
     grader_file.write_text("{}")
     before = os.environ.get("JUPYTER_PATH"), tempfile.tempdir
-    c = confine.Confinement(folder)
+    c = confine.start(folder)
+    assert isinstance(c, confine.OwnUser)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         f"GRADER_FILE, GRADER_PID, TASKS = {str(grader_file)!r}, {os.getpid()}, {confine.KERNEL_TASKS}\n{PROBE}")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
@@ -97,11 +99,90 @@ def test_temporary_folders_are_opened_for_passing_others_refused(open_tmp, monke
     (grading / "submission").mkdir()
     os.chmod(open_tmp / "closed", 0o700)
     with pytest.raises(RuntimeError, match=r"not reachable by an unprivileged user \(.*closed is not open"):
-        confine.Confinement(grading / "submission")
+        confine.start(grading / "submission")
     assert grading.stat().st_mode & 0o777 == 0o701  # mkdtemp's 0700, now passable
 
 
-def test_without_root_the_warning_says_who_runs_the_code(monkeypatch):
+SANDBOX_PROBE = textwrap.dedent("""
+    import json, os, socket, subprocess
+    seen = {"cwd": os.getcwd()}
+    for name, path in (("read_home", HOME_SECRET), ("read_run", RUN_SECRET)):
+        try:
+            seen[name] = open(path).read()
+        except OSError as e:
+            seen[name] = type(e).__name__
+    for name, path in (("wrote_outside", OUTSIDE), ("wrote_scratch", SCRATCH)):
+        try:
+            with open(path, "w") as f:
+                f.write("forged")
+            seen[name] = True
+        except OSError:
+            seen[name] = False
+    try:
+        socket.create_connection(("127.0.0.1", PORT), timeout=2).close()
+        seen["connected"] = True
+    except OSError:
+        seen["connected"] = False
+    try:
+        os.kill(GRADER_PID, 0)
+        seen["signalled_grader"] = True
+    except OSError:
+        seen["signalled_grader"] = False
+    with open("written.txt", "w") as f:
+        f.write("ok")
+    os.system("echo fd-level-output-marker")
+    subprocess.Popen(["sleep", TOKEN], start_new_session=True)
+    print(json.dumps(seen))
+""")
+
+
+@pytest.mark.skipif(not confine.Sandbox.works(), reason="this machine lets this user make no user namespaces")
+def test_a_sandboxed_kernel_sees_no_home_no_network_and_writes_only_its_folders(tmp_path, monkeypatch, capfd):
+    """Not root (and also as root, for CI): the kernel in namespaces of its own. The grader's home
+    and /run are hidden, the temporary folders are its own, every other folder is read-only, it
+    cannot connect to the grader's machine or name the grader's processes, and when it ends,
+    what it started ends."""
+    home, outside, folder = tmp_path / "ta-home", Path.cwd() / "tests" / f"forged-{os.getpid()}", tmp_path / "submission"
+    for f in (home, folder):
+        f.mkdir()
+    (home / "secret.txt").write_text("the TA's")
+    monkeypatch.setenv("HOME", str(home))
+    scratch = tmp_path / "scratch.txt"
+    run_secret = next((p for p in Path("/run").glob("*") if p.is_file() and os.access(p, os.R_OK)), None)
+    listener = socket.create_server(("127.0.0.1", 0))
+    token = f"{600 + os.getpid() % 1000}"
+    c = confine.Sandbox(folder)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"HOME_SECRET, RUN_SECRET = {str(home / 'secret.txt')!r}, {str(run_secret or '/run/none')!r}\n"
+        f"OUTSIDE, SCRATCH, PORT = {str(outside)!r}, {str(scratch)!r}, {listener.getsockname()[1]}\n"
+        f"GRADER_PID, TOKEN = {os.getpid()}, {token!r}\n{SANDBOX_PROBE}")])
+    try:
+        c.kernel_starting()
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        c.end()
+        listener.close()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    seen = json.loads(text.strip().splitlines()[-1])
+    assert seen["cwd"] == str(folder) and (folder / "written.txt").read_text() == "ok"
+    assert seen["read_home"] == "FileNotFoundError" and seen["read_run"] in ("FileNotFoundError", "PermissionError")
+    assert not seen["wrote_outside"] and not outside.exists()
+    assert seen["wrote_scratch"] and not scratch.exists(), "the temporary folders must be the sandbox's own"
+    assert not seen["connected"] and not seen["signalled_grader"]
+    assert "fd-level-output-marker" not in capfd.readouterr().out
+    assert not [p for p in Path("/proc").glob("[0-9]*") if _cmdline(p) == ["sleep", token]], "a process outlived it"
+    assert "JUPYTER_PATH" not in os.environ or str(c.specs) not in os.environ["JUPYTER_PATH"]
+
+
+def _cmdline(process):
+    try:
+        return (process / "cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return None
+
+
+def test_neither_root_nor_a_sandbox_the_warning_says_who_runs_the_code(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert not confine.available()
-    assert "runs as this user" in confine.unconfined_warning()
+    monkeypatch.setattr(confine.Sandbox, "_works", False)
+    assert confine.start("/nonexistent") is None
+    assert confine.describe() == confine.unconfined_warning() and "runs as this user" in confine.describe()
