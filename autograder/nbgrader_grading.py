@@ -6,10 +6,11 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
 1. SealSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
    holds only the self-check modules) and seals the submitted checkpoint files, out of the
    re-run's way, before any student code runs (isolate.seal);
-2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: run
-   the kernel is confined (confine.py: the `python3` kernel spec it names); a first cell caps each cell's output and the kernel's data (guard.py), Execute.timeout
-   stops a cell, a watchdog ends the whole run; when the kernel dies or is ended, every test cell
-   that had not run fails with the reason instead of counting as passed;
+2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: the
+   kernel is confined (confine.py, through the `python3` kernel spec it names); a first cell caps
+   each cell's output and the kernel's data (guard.py), Execute.timeout stops a cell, a watchdog
+   ends the whole run; when the kernel dies or is ended, every test cell that had not run fails
+   with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
    cell that needs no live variable (a test function without parameters) with those verdicts,
    and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
