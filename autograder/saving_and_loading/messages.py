@@ -15,8 +15,9 @@ MESSAGES = {
     "bad_epoch": "{name}: 'epoch' should be the int {expected} (the last completed epoch), "
     "found {detail}.",
     "bad_loss": "{name}: 'loss' should be a finite Python float (loss.item()), found {detail}.",
-    "tensor_loss": "{name}: 'loss' is a tensor; it loads, but store loss.item() so the "
-    "checkpoint does not keep a graph-attached tensor.",
+    "tensor_loss": "{name}: 'loss' is a tensor; it loads, but store loss.item(), a plain float. "
+    "torch.save keeps a tensor's values, device and requires_grad flag (not its graph), so a loss "
+    "tensor from a GPU run ties the file to that device.",
     "no_optimizer_state": "{name} has model weights but no Adam moments (exp_avg, exp_avg_sq). "
     "Resuming from it restarts Adam from zero: save optimizer.state_dict() after training steps.",
     "stale_optimizer_state": "{name}: the optimizer state is from step {found}, but a checkpoint "
@@ -26,7 +27,10 @@ MESSAGES = {
     "not_best": "{name} should hold the lowest validation loss of the run ({expected:.4f} at "
     "epoch {epoch}), found {detail}. Save 'best' only when the validation loss improves.",
     "loss_mismatch": "{name}: the recorded {key} ({recorded:.4f}) does not match the loss of "
-    "its own weights on the grading data ({recomputed:.4f}).",
+    "its own weights on the grading data ({recomputed:.4f}). Likely causes: the value was taken "
+    "before the epoch's training, from another model, with the model in train mode, or 'loss' and "
+    "'val_loss' were swapped. Record 'loss' from the epoch's training and 'val_loss' from "
+    "evaluate() on these same weights, right before saving.",
     "no_resume_advantage": "{name}: resuming with its optimizer state is no better than a fresh "
     "Adam (loss ratio {ratio:.2f}, expected at least {threshold:.2f}). The saved optimizer state "
     "is missing, stale or not from this run.",
