@@ -27,7 +27,7 @@ from test_catalogue import ENTRIES
 FILE_ONLY = {"missing", "empty", "too_large", "not_torch_zip", "legacy_format", "corrupt", "compressed", "whole_model",
              "state_dict_method", "numpy_scalar", "payload", "unknown_global", "load_error", "not_a_dict",
              "missing_keys", "state_dict_keys", "shape_mismatch", "bad_epoch", "bad_loss", "no_optimizer_state",
-             "optimizer_state", "stale_optimizer_state", "loss_mismatch"}
+             "optimizer_state", "stale_optimizer_state", "loss_mismatch", "early_stopping_state"}
 
 
 def codes(text):

@@ -124,3 +124,29 @@ def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
     assert [p.code for p in bit_identical_resume(student_resume(False), train, path)] == ["not_bit_identical"]
     torch.save(saved[10], path)  # without rng_state the exact check does not apply
     assert bit_identical_resume(student_resume(False), train, path) == []
+
+
+@pytest.mark.parametrize("state, code, phrase", [
+    # stopper.state_dict() taken before step() for the checkpoint's epoch
+    (lambda s: {**s, "epoch": s["epoch"] - 1, "best_epoch": s["best_epoch"] - 1, "counter": 1},
+     "early_stopping_state", "taken before step() for epoch"),
+    (lambda s: {**s, "counter": 2}, "early_stopping_state", "counter 2"),
+    (lambda s: {k: v for k, v in s.items() if k != "counter"}, "missing_keys", "with best_epoch, counter and epoch"),
+    (lambda s: s, None, None),  # the reference's own, as a control
+])
+def test_the_early_stopping_state_is_the_best_epochs(built, tmp_path, state, code, phrase):
+    """The early-stopping checkpoint's 'early_stopping' is judged on the reference's own file,
+    changed one way."""
+    import zipfile
+
+    from autograder.saving_and_loading.filechecks import Files, check_early_stopping
+
+    rel = "checkpoints/early_stopping_best.pth"
+    with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as z:
+        (tmp_path / "checkpoints").mkdir()
+        (tmp_path / rel).write_bytes(z.read(rel))
+    ckpt = torch.load(tmp_path / rel, weights_only=True)
+    torch.save({**ckpt, "early_stopping": state(ckpt["early_stopping"])}, tmp_path / rel)
+    found = check_early_stopping(Files(tmp_path))
+    assert [p.code for p in found.problems] == ([code] if code else [])
+    assert phrase is None or phrase in found.problems[0].message

@@ -110,10 +110,15 @@ def check_early_stopping(files):
     [spec] = files_of("early_stopping")
     ckpt, found = checkpoint(files, spec)
     if ckpt is not None:
-        state = ckpt["early_stopping"]
-        if not isinstance(state, dict) or state.get("best_epoch") != ckpt["epoch"] or state.get("counter") != 0:
-            found.problems.append(problem("missing_keys", name=spec.path, detail="'early_stopping' (stopper.state_dict() "
-                                          "at the best epoch: best_epoch equal to 'epoch', counter 0)"))
+        state, epoch = ckpt["early_stopping"], ckpt["epoch"]
+        if not isinstance(state, dict) or not {"best_epoch", "counter", "epoch"} <= state.keys():
+            found.problems.append(problem("missing_keys", name=spec.path, detail="'early_stopping' (stopper.state_dict(), "
+                                          "with best_epoch, counter and epoch)"))
+        elif state["best_epoch"] != epoch or state["counter"] != 0:
+            found.problems.append(problem("early_stopping_state", name=spec.path, epoch=epoch, detail=(
+                f"it counts {state['epoch']!r} epochs: taken before step() for epoch {epoch}"
+                if state["epoch"] == epoch - 1 else
+                f"best_epoch {state['best_epoch']!r}, counter {state['counter']!r}")))
     return found
 
 

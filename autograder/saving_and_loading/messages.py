@@ -49,6 +49,9 @@ MESSAGES = {
     "resume_epoch": "Training should resume at epoch {expected} (checkpoint['epoch'] + 1), "
     "found {detail}: one epoch is trained twice or skipped.",
     "early_stopping": "EarlyStopping differs from the reference on {detail}.",
+    "early_stopping_state": "{name}: 'early_stopping' is not the stopper's state at its best epoch "
+    "({detail}). Call stopper.step(val_loss, model) first, then save when stopper.best_epoch == "
+    "epoch: the state then has best_epoch {epoch} and counter 0.",
     "not_restored": "The final model does not hold the best checkpoint's weights: restore the "
     "best weights when early stopping ends.",
 }
