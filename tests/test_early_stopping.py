@@ -115,7 +115,7 @@ def test_resumed_early_stopping():
 
     assert compare_resumed_early_stopping(solution_early_stopping()) == []  # resumes like Lightning's callback
     problems = compare_resumed_early_stopping(ForgetsCounter)
-    assert problems and "resumed from state_dict()" in problems[0].message
+    assert problems and "resumed after epoch" in problems[0].message and problems[0].code == "early_stopping_resume"
     assert "AttributeError" in compare_resumed_early_stopping(NoStateDict)[0].message
 
 

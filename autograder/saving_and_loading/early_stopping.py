@@ -106,9 +106,10 @@ def compare_resumed_early_stopping(make_stopper, patience=PATIENCE):
             except Exception as e:
                 got = f"{type(e).__name__}: {e}"
             if got != want:
-                problems.append(problem("early_stopping", detail=f"the '{name}' sequence {losses} "
-                                        f"resumed from state_dict() after epoch {k}: "
-                                        f"{_stop_epoch(got)} instead of stopping at epoch {_stop_epoch(want)}"))
+                did = (f"raised {got}" if isinstance(got, str) else
+                       f"stopped at epoch {got.index(True) + 1}" if True in got else "never stopped")
+                problems.append(problem("early_stopping_resume", losses=losses, epoch=k, did=did,
+                                        want=_stop_epoch(want)))
                 break
     return problems
 

@@ -3,8 +3,6 @@
 A hand-made or edited checkpoint (a made-up 'val_loss', weights from elsewhere) fails here.
 """
 
-import torch
-
 from .messages import problem
 from .model import MNISTModel, evaluate, make_loader
 from .recorded import loss_value
