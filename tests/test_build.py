@@ -101,6 +101,27 @@ def test_questions_and_points_are_the_masters():
     assert [q["name"] for q in declared] == list(ASSIGNMENT.questions)
 
 
+def test_the_practice_table_gives_each_questions_public_and_hidden_points():
+    """The table students read before submitting (the Practice cell) names every question with
+    the points its public and hidden tests carry in the master, and the total."""
+    master = nbformat.read(MASTER, as_version=4)
+    split, question = {}, None
+    for cell in master.cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            question = yaml.safe_load(cell.source.removeprefix("# BEGIN QUESTION"))["name"]
+        elif cell.cell_type == "code" and "# BEGIN TEST CONFIG" in cell.source:
+            config = yaml.safe_load(cell.source.split('"""')[1].removeprefix(" # BEGIN TEST CONFIG"))
+            public, hidden = split.get(question, (0, 0))
+            split[question] = (public, hidden + config["points"]) if config["hidden"] else (public + config["points"], hidden)
+    [practice] = [c.source for c in master.cells if c.cell_type == "markdown" and c.source.startswith("## Practice")]
+    rows = re.findall(r"^\| (.+?) \| .* \| \**([\d.]+) / ([\d.]+)(?:, of (\d+))?\**\s*\|$", practice, re.M)
+    table = [(label, float(public), float(hidden)) for label, public, hidden, _ in rows]
+    assert table[:-1] == [(label, *split[q]) for label, q in zip(
+        ["Check 1", "Check 2", "map_location", "Exercise 1", "Exercise 2", "Exercise 3", "Exercise 4"], ASSIGNMENT.questions)]
+    public, hidden = map(sum, zip(*split.values()))
+    assert table[-1][1:] == (public, hidden) and int(rows[-1][3]) == sum(ASSIGNMENT.questions.values()) == public + hidden
+
+
 def test_export_cell_zips_the_saved_notebook_and_the_files_present(built, tmp_path, monkeypatch, capsys):
     """The release's last cell, run on Jupyter with two of the contract's files written: the zip
     holds the saved notebook and those two, and the cell names the others."""
