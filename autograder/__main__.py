@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,grade,all,inspect,gradescope,check} ..."""
+"""Command line: python -m autograder {build,grade,all,report,inspect,gradescope,check} ..."""
 
 import argparse
 import json
@@ -30,6 +30,9 @@ def main(argv=None):
     grade.add_argument("submissions", nargs="*", help="default: the sample submissions")
     sub.add_parser("all", parents=[grading], help="build, then grade the sample submissions (the README's "
                    "main job)").set_defaults(submissions=None)
+    report = sub.add_parser("report", parents=[which], help="the instructor's page after `grade`: per question, the "
+                            "scores and the problem codes students hit, most hit first, with their misconceptions")
+    report.add_argument("grades", metavar="GRADES_DIR", help="the folder `grade` wrote (its --out)")
     inspect = sub.add_parser("inspect", parents=[which], help="inspect checkpoint files: one JSON object per "
                              "file; exit 0 if all are ok, 1 otherwise")
     inspect.add_argument("paths", nargs="+")
@@ -52,6 +55,10 @@ def main(argv=None):
         for r in reports:
             print(json.dumps(r))
         return 0 if all(r["ok"] for r in reports) else 1
+    if args.command == "report":
+        from . import class_report
+
+        return class_report.main(args.grades, args.assignment)
     if args.command == "check":
         from . import checker
 

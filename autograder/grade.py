@@ -7,7 +7,8 @@ Each submission (an export zip, a notebook, or a folder of loose files: the note
 own entry point (run_otter.py -> harness.py), up to N at once. otter exits 0 even when tests
 fail, so scores come from results.json. Writes DIR/final_grades.csv with otter's own grade CSV
 columns (and `flagged`: the kernel's results disagreed with the grader's own checks), and
-DIR/feedback/NAME.html per student (what Gradescope shows them, the resume picture included).
+DIR/feedback/NAME.html per student (what Gradescope shows them, the resume picture included),
+and DIR/results/NAME.json, otter's results.json behind it (for `python -m autograder report`).
 NAME is the submission's path from the folder all the submissions share: `a/sub.zip` and
 `b/sub.zip` get rows of their own and feedback/a/sub.html and feedback/b/sub.html.
 A submission that crashes or times out gets a row of zeros and the reason; the others go on.
@@ -179,9 +180,11 @@ def grade_all(paths, out, autograder, workers=None, timeout=TIMEOUT_S):
     questions = assignment_of(autograder).questions  # its columns even when no submission got a score
     out = Path(out)
     for g in graded:
-        page = out / "feedback" / feedback_page(g.file, names)
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(feedback(g))
+        page = Path(feedback_page(g.file, names))
+        for path, text in ((out / "feedback" / page, feedback(g)),
+                           (out / "results" / page.with_suffix(".json"), json.dumps(g.results, indent=1))):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
     write_csv(out / "final_grades.csv", graded, questions)
     return graded, questions
 
