@@ -41,7 +41,7 @@ PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
 # The core modules the student notebook carries for its self-check, besides the lesson's own.
-CORE_SHIPPED = ("__init__", "assignment", "codes", "load")
+CORE_SHIPPED = ("__init__", "assignment", "codes", "load", "submit")
 PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
 # Appended to otter's setup.sh, which Gradescope runs once, as root, when it builds the image.
 SETUP_CONFINEMENT = """
@@ -106,36 +106,15 @@ def stage(assignment, build):
 
 
 def export_cell(assignment):
-    """The notebook's last cell: zip this notebook and the contract's files, on Jupyter,
-    JupyterLab, VS Code or Colab (where otter's Notebook.export refuses to run)."""
-    files = "".join(f"\n    {f.path!r}," for f in assignment.contract)
-    name, notebook_name = assignment.name, assignment.notebook
-    return f'''# Submit: a zip of this notebook and the checkpoint files your exercises wrote.
-import datetime, json, zipfile
+    """The notebook's last cell: the shipped autograder.submit zips this notebook and the
+    contract's files, unless they are stale."""
+    files = "".join(f"\n    {f.path!r}: {f.written_by!r}," for f in assignment.contract)
+    return f'''# Submit: a zip of this notebook and the checkpoint files your exercises wrote, each
+# written by the cell named here (autograder/submit.py says why it may refuse).
+from autograder.submit import export
 
-submission_files = [{files}
-]
-zip_name = f"{name}_{{datetime.datetime.now():%Y_%m_%dT%H_%M_%S}}.zip"
-on_colab = "google.colab" in str(get_ipython())
-if on_colab:  # Colab keeps the notebook off disk: ask Colab for it
-    from google.colab import _message, files
-    notebook = json.dumps(_message.blocking_request("get_ipynb", timeout_sec=120)["ipynb"])
-else:  # the saved file; VS Code and JupyterLab say which one it is
-    saved = Path(globals().get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME") or "{notebook_name}").name
-    notebook = Path(saved).read_text() if Path(saved).is_file() else None
-present = [f for f in submission_files if Path(f).is_file()]
-missing = [f for f in submission_files if f not in present]
-if notebook is None:
-    print(f"Could not find {{saved}} in {{Path.cwd()}}: save the notebook (Ctrl+S / Cmd+S), then run this cell again.")
-else:
-    with zipfile.ZipFile(zip_name, "w") as zf:
-        zf.writestr("{notebook_name}", notebook)
-        for f in present:
-            zf.write(f)
-    print(f"Wrote {{zip_name}}: this notebook and {{len(present)}} of {{len(submission_files)}} checkpoint files"
-          + (f" (not written yet: {{', '.join(missing)}})" if missing else "") + ". Upload this zip to Gradescope.")
-    if on_colab:
-        files.download(zip_name)'''
+export({assignment.name!r}, {assignment.notebook!r}, {{{files}
+}}, get_ipython())'''
 
 
 def normalize(nb_path):

@@ -122,24 +122,87 @@ def test_the_practice_table_gives_each_questions_public_and_hidden_points():
     assert table[-1][1:] == (public, hidden) and int(rows[-1][3]) == sum(ASSIGNMENT.questions.values()) == public + hidden
 
 
-def test_export_cell_zips_the_saved_notebook_and_the_files_present(built, tmp_path, monkeypatch, capsys):
-    """The release's last cell, run on Jupyter with two of the contract's files written: the zip
-    holds the saved notebook and those two, and the cell names the others."""
+class Shell:
+    """IPython's shell as the Submit cell uses it: the code it ran (In), how it transforms a cell."""
+
+    def __init__(self, ran):
+        self.user_ns = {"In": ["", *ran]}
+
+    def transform_cell(self, source):
+        return source
+
+    def __str__(self):
+        return "<ipykernel.zmqshell.ZMQInteractiveShell object>"
+
+
+def run_submit_cell(built, folder, saved_cells, ran, written, monkeypatch):
+    """The release's last cell, run on Jupyter in `folder` where the saved notebook holds
+    `saved_cells` [(execution count, source)], the kernel ran `ran`, and the contract files
+    `written` exist; the zip it wrote, if any."""
     release = nbformat.read(built["release_dir"] / NOTEBOOK, as_version=4)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / NOTEBOOK).write_text('{"saved": true}')
-    present = [f.path for f in ASSIGNMENT.contract[:2]]
-    for path in present:
+    monkeypatch.chdir(folder)
+    cells = [{"cell_type": "code", "execution_count": n, "source": source} for n, source in saved_cells]
+    (folder / NOTEBOOK).write_text(json.dumps({"cells": cells}))
+    for path in written:
         Path(path).parent.mkdir(exist_ok=True)
         Path(path).write_bytes(b"weights")
-    exec(release.cells[-1].source, {"get_ipython": lambda: "ipykernel.zmqshell", "Path": Path, "os": os})
-    [exported] = tmp_path.glob(f"{ASSIGNMENT.name}_*.zip")
+    exec(release.cells[-1].source, {"get_ipython": lambda: Shell(ran)})
+    return next(folder.glob(f"{ASSIGNMENT.name}_*.zip"), None)
+
+
+def test_export_cell_zips_the_saved_notebook_and_the_files_present(built, tmp_path, monkeypatch, capsys):
+    """Two of the contract's files written, the saved notebook what the kernel ran (a cell never
+    run is fine): the zip holds the saved notebook and those two, and the cell names the others."""
+    present = [f.path for f in ASSIGNMENT.contract[:2]]
+    exported = run_submit_cell(built, tmp_path, [(1, "x = 1"), (None, "never_run()"), (2, "y = x")],
+                               ["x = 1", "y = x"], present, monkeypatch)
     with zipfile.ZipFile(exported) as zf:
-        assert sorted(zf.namelist()) == sorted([NOTEBOOK, *present]) and zf.read(NOTEBOOK) == b'{"saved": true}'
+        assert sorted(zf.namelist()) == sorted([NOTEBOOK, *present])
+        assert zf.read(NOTEBOOK) == (tmp_path / NOTEBOOK).read_bytes()
     said = capsys.readouterr().out
     n = len(ASSIGNMENT.contract)
     assert f"this notebook and 2 of {n} checkpoint files (not written yet: " in said
     assert all(f.path in said for f in ASSIGNMENT.contract[2:]) and not any(p in said for p in present)
+
+
+def test_export_cell_refuses_a_notebook_saved_before_the_run(built, tmp_path, monkeypatch, capsys):
+    """Run all, then export without saving: the saved cells are not what the kernel ran."""
+    exported = run_submit_cell(built, tmp_path, [(1, "x = 1"), (2, "lr = 0.1")], ["x = 1", "lr = 0.001"],
+                               [ASSIGNMENT.contract[0].path], monkeypatch)
+    said = capsys.readouterr().out
+    assert exported is None and "Not zipped yet" in said
+    assert "the saved notebook is not what this session ran (cell 2 (`lr = 0.1`)" in said and "Ctrl+S" in said
+
+
+def test_export_cell_refuses_a_checkpoint_from_an_earlier_session(built, tmp_path, monkeypatch, capsys):
+    """A file older than the kernel (here: this process) was not written by this run."""
+    import psutil
+
+    stale, fresh = ASSIGNMENT.contract[-1], ASSIGNMENT.contract[0]
+    monkeypatch.chdir(tmp_path)
+    Path(stale.path).parent.mkdir()
+    Path(stale.path).write_bytes(b"old weights")
+    before = psutil.Process().create_time() - 3600
+    os.utime(stale.path, (before, before))
+    exported = run_submit_cell(built, tmp_path, [(1, "x = 1")], ["x = 1"], [fresh.path], monkeypatch)
+    said = capsys.readouterr().out
+    assert exported is None and f"{stale.path} was written before this session started" in said
+    assert stale.written_by in said and fresh.path not in said
+
+
+def test_export_cell_on_colab_refuses_a_cell_changed_after_it_ran(built, tmp_path, monkeypatch, capsys):
+    """On Colab the notebook comes from the browser (get_ipynb): a cell edited after it ran."""
+    import types
+
+    colab = types.ModuleType("google.colab")
+    colab._message = types.SimpleNamespace(blocking_request=lambda kind, timeout_sec: {"ipynb": {"cells": [
+        {"cell_type": "code", "execution_count": 1, "source": "epochs = 20"}]}})
+    for name, module in {"google": types.ModuleType("google"), "google.colab": colab}.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(Shell, "__str__", lambda self: "<google.colab._shell.Shell object>")
+    exported = run_submit_cell(built, tmp_path, [], ["epochs = 10"], [], monkeypatch)
+    said = capsys.readouterr().out
+    assert exported is None and "cell 1 (`epochs = 20`) changed after it ran" in said and "Restart session" in said
 
 
 def test_otter_assign_on_the_master_stops_at_once_naming_the_build(tmp_path):

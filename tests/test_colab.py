@@ -81,7 +81,7 @@ def test_export_writes_the_notebook_from_colab_and_the_files_then_downloads(cola
     assert (colab_run["root"] / "downloads.txt").read_text().split() == [str(exported)]
     said = colab_run["notebook"].cells[-1].outputs[0]["text"]
     assert said.startswith(f"Wrote {exported.name}: this notebook and 6 of 6 checkpoint files.")
-    assert "Upload this zip to Gradescope" in said and said.count("\n") == 1
+    assert "Upload this zip to Gradescope" in said and "open the Files pane" in said and said.count("\n") == 2
     assert sorted(p.stem for p in (work / "tests").glob("*.py")) == sorted(QUESTIONS)  # public tests from Colab
 
 

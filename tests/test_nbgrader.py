@@ -124,7 +124,7 @@ def test_the_student_version_leaks_nothing(course):
     modules = {p.relative_to(released).as_posix() for p in (released / "autograder").rglob("*.py")}
     assert modules == set(shipped_files(ASSIGNMENT)), "only the self-check's modules go to students"
     text = (released / NOTEBOOK).read_text()
-    for otter_only in ("import otter", "submission_files", "Gradescope"):
+    for otter_only in ("import otter", "autograder.submit", "Gradescope"):
         assert otter_only not in text, f"an otter-only cell reached the nbgrader release: {otter_only!r}"
     assert "Assignments list" in text, "the nbgrader-only Submit text is missing"
 
