@@ -127,9 +127,10 @@ def markdown(title, subs, questions, messages):
         if uncoded:
             lines += ["", f"{share(uncoded, n)} lost points here with no problem code: their feedback names "
                       "the test that failed."]
-    where = {c: ", ".join(q for q in questions if any(c in s.codes.get(q, ()) for s in graded))
-             for c, _ in ranked(graded, questions)}
-    top = [f"{i}. `{c}` ({where[c]}): {share(k, n)}. {misconception(messages[c])}"
+    def where(code):
+        return ", ".join(q for q in questions if any(code in s.codes.get(q, ()) for s in graded))
+
+    top = [f"{i}. `{c}` ({where(c)}): {share(k, n)}. {misconception(messages[c])}"
            for i, (c, k) in enumerate(ranked(graded, questions)[:TOP], 1)]
     return "\n".join([*lines, "", "## Re-teach first", "", *(top or ["No problem codes: nothing to re-teach."])]) + "\n"
 

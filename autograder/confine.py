@@ -183,8 +183,7 @@ class Sandbox(Confinement):
     _works = None
 
     def __init__(self, submission):
-        super().__init__(submission, ["sandbox", "--write", str(Path(submission).resolve()),
-                                      "--hide", str(Path.home().resolve())])
+        super().__init__(submission, ["sandbox", "--write", str(Path(submission).resolve())])
         self.pid_file = self.root / "launcher.pid"
 
     @classmethod
@@ -192,9 +191,7 @@ class Sandbox(Confinement):
         """Whether this machine lets this user make the sandbox (tried once: Ubuntu's AppArmor,
         for one, may forbid user namespaces or the mounts in them)."""
         if cls._works is None:
-            spec = {"hide": [str(Path.home()), *SANDBOX_HIDE], "scratch": SANDBOX_SCRATCH, "read": _python_paths(),
-                    "read_only": True}
-            probe = _sandboxed_command(spec, [sys.executable, "-c", ""])
+            probe = _sandboxed_command(_sandbox_spec(write=[]), [sys.executable, "-c", ""])
             try:
                 cls._works = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
             except (OSError, subprocess.TimeoutExpired):
@@ -297,7 +294,7 @@ def launch(uid, home, handover, log, connection_file, kernel_args):
     os.execvpe(kernel[0], kernel, env)
 
 
-def sandbox(write, hide, home, handover, log, connection_file, kernel_args):
+def sandbox(write, home, handover, log, connection_file, kernel_args):
     """Not root: the kernel in namespaces of its own (Sandbox). It has no network: it listens on
     Unix sockets in its home, and this process, outside, relays the grader's TCP connections to
     them until the kernel ends."""
@@ -308,10 +305,17 @@ def sandbox(write, hide, home, handover, log, connection_file, kernel_args):
     signal.signal(signal.SIGINT, lambda *_: None)  # jupyter_client interrupts the process group: for the kernel
     for channel in CHANNELS:
         _relay((outer["ip"], outer[channel]), f"{inner['ip']}-{outer[channel]}")
-    spec = {"hide": [hide, *SANDBOX_HIDE], "scratch": SANDBOX_SCRATCH, "read": _python_paths(),
-            "write": [write, str(home), str(handover)], "read_only": True}
+    spec = _sandbox_spec(write=[write, str(home), str(handover)])
     child = subprocess.Popen(_sandboxed_command(spec, [*kernel, *kernel_args]), env=env)
     sys.exit(child.wait())
+
+
+def _sandbox_spec(write):
+    """`mounts`' spec for a sandbox (the grader's process probes it, the launcher uses it): the
+    grader's home and SANDBOX_HIDE hidden, SANDBOX_SCRATCH private, the Python readable, `write`
+    writable, every other mount read-only."""
+    return {"hide": [str(Path.home().resolve()), *SANDBOX_HIDE], "scratch": SANDBOX_SCRATCH,
+            "read": _python_paths(), "write": write, "read_only": True}
 
 
 def _sandboxed_command(spec, command):
@@ -427,11 +431,11 @@ def _mountinfo():
 
 def _main(argv):
     command = argv[0]
-    if command in ("launch", "sandbox"):  # launch --uid U | sandbox --write W --hide H; then --home H
+    if command in ("launch", "sandbox"):  # launch --uid U | sandbox --write W; then --home H
         f = argv.index("-f")  # --handover D --log L -f CONNECTION [kernel args (nbclient's)]
         o = dict(zip(argv[1:f:2], argv[2:f:2]))
         common = (o["--home"], o["--handover"], o["--log"], argv[f + 1], argv[f + 2:])
-        launch(int(o["--uid"]), *common) if command == "launch" else sandbox(o["--write"], o["--hide"], *common)
+        launch(int(o["--uid"]), *common) if command == "launch" else sandbox(o["--write"], *common)
     elif command == "mounts":
         mounts(json.loads(argv[1]), argv[2:])
     else:

@@ -34,10 +34,9 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-from . import integrity
+from . import confine, integrity
 from .arrange import replace
 from .assignment import Assignment, get
-from . import confine
 from .guard import Watchdog, install_cell
 from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
@@ -66,8 +65,8 @@ class SealSubmittedFiles(NbGraderPreprocessor):
 class BoundedExecute(Execute):
     """nbgrader's Execute with the otter plugin's bounds (before_execution): the kernel is
     confined (confine.start: the submission folder is its to write, every process of it is killed
-    after the run, before the grader's checks); guard.py's first cell caps
-    what each cell prints and the kernel's data, and guard.Watchdog ends the whole run.
+    after the run, before the grader's checks); guard.py's first cell caps what each cell prints
+    and the kernel's data, and guard.Watchdog ends the whole run.
     Execute.timeout stays the per-cell limit (nbgrader interrupts the cell and runs the next), so
     the guard's own per-cell alarm is left off. When the kernel dies (os._exit, the machine's
     memory killer, the watchdog) or does not answer an interrupt, nbgrader would stop grading the

@@ -47,6 +47,20 @@ PROBE = textwrap.dedent("""
 """)
 
 
+def probe(confinement, folder, source, ran=lambda: True):
+    """Run `source` in the confined kernel, in `folder`; `ran()` must hold before end(). What the
+    cell printed last, as JSON."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    confinement.kernel_starting()
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+        assert ran()
+    finally:
+        confinement.end()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    return json.loads(text.strip().splitlines()[-1])
+
+
 @pytest.fixture
 def open_tmp():
     """A temporary folder others may pass through, as Gradescope's /autograder (pytest's own
@@ -67,17 +81,9 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
     before = os.environ.get("JUPYTER_PATH"), tempfile.tempdir
     c = confine.start(folder)
     assert isinstance(c, confine.OwnUser)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"GRADER_FILE, GRADER_PID, TASKS = {str(grader_file)!r}, {os.getpid()}, {confine.KERNEL_TASKS}\n{PROBE}")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    c.kernel_starting()
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-        assert confine.processes_of(c.uid)  # the detached sleeper outlived the kernel's cell
-    finally:
-        c.end()
-    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    seen = json.loads(text.strip().splitlines()[-1])
+    seen = probe(c, folder, f"GRADER_FILE, GRADER_PID, TASKS = {str(grader_file)!r}, {os.getpid()}, "
+                 f"{confine.KERNEL_TASKS}\n{PROBE}",
+                 ran=lambda: confine.processes_of(c.uid))  # the detached sleeper outlived the kernel's cell
     assert seen["uid"] == seen["euid"] == c.uid != 0 and seen["groups"] in ([], [c.uid])
     assert not seen["wrote_grader_file"] and not seen["signalled_grader"]
     assert 0 < seen["forked"] < confine.KERNEL_TASKS  # stopped at the limit, the kernel's threads counted
@@ -152,18 +158,11 @@ def test_a_sandboxed_kernel_sees_no_home_no_network_and_writes_only_its_folders(
     listener = socket.create_server(("127.0.0.1", 0))
     token = f"{600 + os.getpid() % 1000}"
     c = confine.Sandbox(folder)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"HOME_SECRET, RUN_SECRET = {str(home / 'secret.txt')!r}, {str(run_secret or '/run/none')!r}\n"
-        f"OUTSIDE, SCRATCH, PORT = {str(outside)!r}, {str(scratch)!r}, {listener.getsockname()[1]}\n"
-        f"GRADER_PID, TOKEN = {os.getpid()}, {token!r}\n{SANDBOX_PROBE}")])
-    try:
-        c.kernel_starting()
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        c.end()
-        listener.close()
-    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    seen = json.loads(text.strip().splitlines()[-1])
+    with listener:
+        seen = probe(c, folder,
+                     f"HOME_SECRET, RUN_SECRET = {str(home / 'secret.txt')!r}, {str(run_secret or '/run/none')!r}\n"
+                     f"OUTSIDE, SCRATCH, PORT = {str(outside)!r}, {str(scratch)!r}, {listener.getsockname()[1]}\n"
+                     f"GRADER_PID, TOKEN = {os.getpid()}, {token!r}\n{SANDBOX_PROBE}")
     assert seen["cwd"] == str(folder) and (folder / "written.txt").read_text() == "ok"
     assert seen["read_home"] == "FileNotFoundError" and seen["read_run"] in ("FileNotFoundError", "PermissionError")
     assert not seen["wrote_outside"] and not outside.exists()
