@@ -43,13 +43,13 @@ PROBE = textwrap.dedent("""
             seen["forked"] += 1
     except OSError:
         pass
-    print(json.dumps(seen))
+    print("SEEN", json.dumps(seen))
 """)
 
 
 def probe(confinement, folder, source, ran=lambda: True):
     """Run `source` in the confined kernel, in `folder`; `ran()` must hold before end(). What the
-    cell printed last, as JSON."""
+    cell printed after "SEEN ", as JSON (ipykernel forwards fd-level output too, in no fixed order)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     confinement.kernel_starting()
     try:
@@ -58,7 +58,8 @@ def probe(confinement, folder, source, ran=lambda: True):
     finally:
         confinement.end()
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    return json.loads(text.strip().splitlines()[-1])
+    [seen] = [line.removeprefix("SEEN ") for line in text.splitlines() if line.startswith("SEEN ")]
+    return json.loads(seen)
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ SANDBOX_PROBE = textwrap.dedent("""
         f.write("ok")
     os.system("echo fd-level-output-marker")
     subprocess.Popen(["sleep", TOKEN], start_new_session=True)
-    print(json.dumps(seen))
+    print("SEEN", json.dumps(seen))
 """)
 
 
