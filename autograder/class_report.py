@@ -6,7 +6,8 @@ with the misconception behind each code: what to re-teach on Monday.
 
 Reads what `python -m autograder grade` wrote, data only: final_grades.csv (scores and status) and
 results/NAME.json (otter's results; a code is the `[code]` ending a problem line of a question's
-output). Writes GRADES_DIR/class-report.md and GRADES_DIR/class-report.png (one panel of scores
+output, counted where the student lost points on that question: a code on a full score comes from
+a 0-point test, such as the optional bit-identical resume's note). Writes GRADES_DIR/class-report.md and GRADES_DIR/class-report.png (one panel of scores
 per question). A submission whose grading did not complete is listed apart, not counted as zeros.
 """
 
@@ -41,7 +42,7 @@ class Submission:
     name: str
     status: str
     scores: dict  # question -> points earned
-    codes: dict = field(default_factory=dict)  # question -> the problem codes in its feedback
+    codes: dict = field(default_factory=dict)  # question -> the problem codes in its feedback, where points were lost
 
 
 def misconception(message):
@@ -82,7 +83,7 @@ def read(grades, questions, codes):
                 raise NotGrades(f"No readable results for {s.name} at {results} ({type(e).__name__}): grade "
                                 "again with this version of `python -m autograder grade`.") from e
             s.codes = {t["name"]: set(CODE.findall(t.get("output", ""))) & codes.keys()
-                       for t in tests if t.get("name") in questions}
+                       for t in tests if t.get("name") in questions and s.scores[t["name"]] < questions[t["name"]]}
         subs.append(s)
     return subs
 
@@ -122,7 +123,8 @@ def markdown(title, subs, questions, messages):
                   "| score | " + " | ".join(f"{v:g}" for v, _ in counts) + " |",
                   "|---|" + "---:|" * len(counts),
                   "| students | " + " | ".join(str(k) for _, k in counts) + " |", ""]
-        lines += ["Problem codes, by how many students hit them:", ""] if codes else ["No problem codes."]
+        lines += ["Problem codes of the students who lost points here, by how many hit them:", ""] if codes else [
+            "No problem codes."]
         lines += [f"{i}. `{c}`: {share(k, n)}. {misconception(messages[c])}" for i, (c, k) in enumerate(codes, 1)]
         if uncoded:
             lines += ["", f"{share(uncoded, n)} lost points here with no problem code: their feedback names "

@@ -49,9 +49,9 @@ def distribution(text):
 
 
 def hits(graded, question, code):
-    """The graded submissions whose feedback on `question` names `code`."""
-    return {name for name, g in graded.items()
-            if any(t.get("name") == question and f"[{code}]" in t["output"] for t in g.results.get("tests", []))}
+    """The graded submissions that lost points on `question` and whose feedback on it names `code`."""
+    return {name for name, g in graded.items() if g.scores[question][0] < QUESTIONS[question]
+            and any(t.get("name") == question and f"[{code}]" in t["output"] for t in g.results.get("tests", []))}
 
 
 @pytest.fixture(scope="module")

@@ -89,3 +89,12 @@ def test_the_colab_zip_grades_like_the_reference(colab_run, graded, built):
     [exported] = colab_run["work"].glob("saving-and-loading_*.zip")
     again = grade.grade_one(exported, built["zip_path"])
     assert again.scores == graded["reference"].scores == {q: (p, p) for q, p in QUESTIONS.items()}
+
+
+def test_each_exercise_shows_a_correct_runs_numbers_and_the_reference_is_inside_them(colab_run):
+    """The lines under each exercise (expected.py): the solved notebook's run, on the CPU, lies in
+    the ranges a student is told a correct run shows."""
+    cells = [c for c in colab_run["notebook"].cells if c.cell_type == "code" and "expected.ex" in c.source]
+    said = "".join(o.get("text", "") for c in cells for o in c.outputs)
+    assert len(cells) == 4 and said.count("A correct run: ") == 4, said
+    assert said.count(": as expected.") == 4, said

@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from autograder.saving_and_loading.model import MNISTModel
 from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping, compare_early_stopping, trace
-from autograder.saving_and_loading.resume import continuity, optimizer_continued
+from autograder.saving_and_loading.live_run import continuity, optimizer_continued
 
 losses = st.lists(st.one_of(st.floats(0.01, 2.0), st.just(float("nan")), st.sampled_from([0.5, 0.7])),
                   min_size=1, max_size=30)

@@ -23,7 +23,7 @@ FILE_CHECKS, NOTEBOOK = ASSIGNMENT.file_checks, ASSIGNMENT.notebook
 from test_catalogue import ENTRIES
 
 # Codes only the file checks produce (load, inspect, verify); `not_best` is left out because the
-# hidden best-of-this-run test, which needs the notebook's val_history, uses it too.
+# public best-of-this-run test (live_run.py), which needs the notebook's val_history, uses it too.
 FILE_ONLY = {"missing", "empty", "too_large", "not_torch_zip", "legacy_format", "corrupt", "compressed", "whole_model",
              "state_dict_method", "numpy_scalar", "payload", "unknown_global", "load_error", "not_a_dict",
              "missing_keys", "state_dict_keys", "shape_mismatch", "bad_epoch", "bad_loss", "no_optimizer_state",
@@ -57,6 +57,36 @@ def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_
                       "sys.exit(0 if selfcheck.report() else 1)", tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("- OK") == len(FILE_CHECKS)
+
+
+def test_the_shipped_tests_of_the_run_and_expected_values_run_alone(shipped, built, tmp_path):
+    """live_run (public tests of the notebook's objects) and expected (a correct run's numbers)
+    run with the shipped modules only: on the reference's best.pth, a val_history whose lowest is
+    that file's passes and one whose lowest is elsewhere fails with `not_best`; wrong values are
+    told apart from right ones."""
+    with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as zf:
+        zf.extractall(tmp_path)
+    script = """
+import torch
+from autograder.saving_and_loading import expected, live_run
+best = torch.load("checkpoints/best.pth", weights_only=True)
+history = [1.0] * 10
+history[best["epoch"] - 1] = best["val_loss"]
+live_run.require_best_of(history)
+print("right history passes")
+expected.ex2([0.22, 0.16, 0.14, 0.11, 0.11, 0.1, 0.1, 0.1, 0.09, 0.1])
+expected.ex2([0.3] * 10)
+expected.ex3([0.1] * 10, [0.12] * 10)
+expected.ex4(None)
+expected.ex1(False)
+history[best["epoch"] - 1], history[0] = 1.0, best["val_loss"] / 2
+live_run.require_best_of(history)
+"""
+    run = run_shipped(shipped, script, tmp_path)
+    said = run.stdout
+    assert "right history passes" in said and said.count(": as expected.") == 1, said + run.stderr
+    assert said.count("differs from a correct run") == 4, said
+    assert run.returncode == 1 and "[not_best]" in run.stderr.splitlines()[-1], run.stderr
 
 
 def run_shipped(shipped, script, cwd):

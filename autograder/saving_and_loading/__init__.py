@@ -38,8 +38,9 @@ ASSIGNMENT = Assignment(
                      "best checkpoint of early stopping, with 'val_loss' and 'early_stopping' (Exercise 4)",
                      "Exercise 4's cell that calls train_with_early_stopping", None, ("val_loss", "early_stopping")),
     ),
-    # the grader's file checks, without the resume run, the early-stopping sequences or the
-    # reproduction check, which stay with the grader
-    shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "selfcheck"),
+    # the grader's file checks and the public tests of the run (live_run), without the resume run,
+    # the early-stopping sequences or the reproduction check, which stay with the grader
+    shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "selfcheck",
+             "live_run", "expected"),
     data_env=DATA_ENV,
 )

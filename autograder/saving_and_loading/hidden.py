@@ -4,7 +4,7 @@ after otter has re-run it, and every message goes through Verdict.render, as the
 Calls without arguments (require_files) need nothing from the live notebook: the grader runs them
 again in its own interpreter after the kernel has ended, and that run's verdict counts
 (autograder/integrity.py); in the kernel they find no verdicts. The others test the notebook's
-own objects.
+own objects; the public tests of its run are in live_run.py.
 """
 
 import json
@@ -16,10 +16,8 @@ import torch
 from .. import load
 from ..assignment import VERDICTS_ENV
 from ..codes import Verdict
-from . import CRASH_EPOCH, early_stopping, resume, verification
-from .filechecks import files_of
-from .messages import problem
-from .recorded import loss_value
+from . import early_stopping, resume, verification
+from .live_run import assert_ok
 
 
 def require_files(*names: str) -> None:
@@ -43,40 +41,7 @@ def require_files(*names: str) -> None:
             again, refused = load.load(rel)
             regenerated = None if refused else verification.fingerprint(again, load.saved_on(rel))
             verdict.problems += verification.same_run(fp, regenerated, rel)
-        _assert_ok(verdict)
-
-
-def require_best_of(val_history: list[float]) -> None:
-    """This run's best.pth holds the lowest validation loss of its own history.
-
-    Args:
-        val_history: the notebook's validation losses of Exercise 2, one per epoch.
-    """
-    [spec] = files_of("best")
-    best, refused = load.load(spec.path)
-    problems = [refused] if refused else []
-    if best is not None and val_history:
-        i = min(range(len(val_history)), key=val_history.__getitem__)
-        if best.get("epoch") != i + 1 or loss_value(best.get("val_loss")) != float(val_history[i]):
-            problems.append(problem("not_best", name=spec.path, expected=float(val_history[i]), epoch=i + 1,
-                                    detail=f"{best.get('val_loss')!r} at epoch {best.get('epoch')!r}"))
-    _assert_ok(Verdict("best of the run", problems))
-
-
-def require_resumed(history_before: list[float], history_after: list[float], start_epoch: int,
-                    resumed_optimizer: torch.optim.Optimizer) -> None:
-    """Exercise 3's resumed run continues the crashed one: it starts at the next epoch, its first
-    loss does not jump, and its Adam continued from the checkpoint's steps.
-
-    Args:
-        history_before: the training losses up to the crash, one per epoch.
-        history_after: the training losses after resuming, one per epoch.
-        start_epoch: the epoch training resumed at.
-        resumed_optimizer: the Adam that trained the resumed run.
-    """
-    problems = resume.continuity(history_before, history_after, start_epoch, crash_epoch=CRASH_EPOCH)
-    problems += resume.optimizer_continued(resumed_optimizer, len(history_after or []), crash_epoch=CRASH_EPOCH)
-    _assert_ok(Verdict("resumed run", problems))
+        assert_ok(verdict)
 
 
 def require_bit_identical(history_after: list[float], train_set: torch.utils.data.Dataset) -> None:
@@ -86,7 +51,7 @@ def require_bit_identical(history_after: list[float], train_set: torch.utils.dat
         history_after: the training losses after resuming, one per epoch.
         train_set: the notebook's training split, which its resumed run trained on.
     """
-    _assert_ok(Verdict("bit-identical resume", resume.bit_identical_resume(history_after, train_set),
+    assert_ok(Verdict("bit-identical resume", resume.bit_identical_resume(history_after, train_set),
                        ["the optional extension: no points depend on it"]))
 
 
@@ -99,25 +64,4 @@ def require_early_stopping(stopper_class: type) -> None:
     """
     problems = early_stopping.compare_early_stopping(stopper_class)
     problems += early_stopping.compare_resumed_early_stopping(stopper_class)
-    _assert_ok(Verdict("early stopping", problems))
-
-
-def require_restored(model: torch.nn.Module) -> None:
-    """The model early stopping returned holds this run's best checkpoint's weights.
-
-    Args:
-        model: es_model, after train_with_early_stopping.
-    """
-    [spec] = files_of("early_stopping")
-    best, refused = load.load(spec.path)
-    problems = [refused] if refused else []
-    if best is not None:
-        weights = {k: v.cpu() for k, v in model.state_dict().items()}
-        saved = best.get("model_state_dict", {})
-        if weights.keys() != saved.keys() or any(not torch.equal(weights[k], saved[k]) for k in weights):
-            problems.append(problem("not_restored"))
-    _assert_ok(Verdict("restored", problems))
-
-
-def _assert_ok(verdict):
-    assert verdict.ok, "\n" + verdict.render()
+    assert_ok(Verdict("early stopping", problems))
