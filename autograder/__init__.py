@@ -5,7 +5,7 @@ The shared core (this package's modules): the declaration types (assignment), sa
 and what guards a grading run (plugin, guard, integrity), the upload's layout and Gradescope's
 entry point (arrange, harness, emulate), the feedback's HTML (report), the build and bulk grading
 (build, grade). Each lesson is a package beside them (saving_and_loading/): its declaration, model,
-rules and wording. See the README's "How the code is organized".
+rules and wording. See docs/maintainers.md, "How the code is organized".
 """
 
 import shutil

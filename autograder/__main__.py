@@ -50,7 +50,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "inspect":
-        describe = get(args.assignment).lesson("inspection").describe
+        describe = get(args.assignment).lesson.describe
         reports = [describe(p) for p in args.paths]
         for r in reports:
             print(json.dumps(r))

@@ -1,26 +1,18 @@
 """What an assignment declares, in one place, and where the shared core finds it.
 
 Each lesson is a package, autograder/<package>/ (the assignment's name with "_" for "-"), whose
-__init__ declares one `Assignment`, ASSIGNMENT, and the lesson's own facts (epochs, patience, the
-data split). The build, the plugin, the harness, the checker, the bulk grader, the student's
-self-check and the tests read it; nothing there imports torch, so otter's process, the harness and
-the bulk grader pay nothing for it. Adding a lesson means a master notebook in source/<name>/ and
-a lesson package; `get(name)` finds it.
-
-Besides the declaration, a lesson package provides these modules, which the core imports by name:
-- checks: CHECKS, {file check name: function(Files) -> Found}, run on the submitted files as they
-  were sealed before the notebook ran (checker.py); Files(folder, device), the files one check
-  reads; `device()`;
-- inspection: describe(path), the TA's view of one file (python -m autograder inspect);
-- picture: feedback_picture(verdicts) -> Figure or None, shown at the top of the feedback;
-- build: stage(staged, build_dir, committed) puts what only this lesson's autograder gets beside
-  the staged master (its autograder_files) and returns the files the release, the zip's files/
-  and the nbgrader course get (`committed`: the release folder in the repository).
+__init__ declares one `Assignment`, ASSIGNMENT, the lesson's own facts (epochs, patience, the data
+split) and LESSON, its implementation of the lesson interface (lesson.py). The build, the plugin,
+the harness, the checker, the bulk grader, the student's self-check and the tests read it; nothing
+there imports torch, so otter's process, the harness and the bulk grader pay nothing for it. Adding
+a lesson means a master notebook in source/<name>/ and a lesson package; `get(name)` finds it.
 """
 
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from .lesson import Lesson
 
 DEFAULT = "saving-and-loading"
 DIST = Path(__file__).resolve().parent / "dist"  # build output: autograder zips, sample submissions, grades
@@ -35,8 +27,8 @@ class ContractFile:
 
     path: str  # where the notebook writes it, relative to the notebook
     exercise: str  # the question whose points it carries
-    check: str  # the file check that grades it (the lesson's checks.CHECKS)
-    holds: str  # what it holds, in the README's words
+    check: str  # the file check that grades it (the lesson's file_checks())
+    holds: str  # what it holds, in words (the contract table: docs/maintainers.md)
     written_by: str  # the cell that writes it, named to a student whose file is missing
     epoch: int | None = None  # the epoch it must record, when the lesson fixes one
     extra_keys: tuple = ()  # keys beyond the four every checkpoint has
@@ -46,7 +38,7 @@ class ContractFile:
 class Assignment:
     """One assignment, as the master notebook and its lesson package define it.
 
-    The limits bound one grading run; the README's "Limits of a grading run" explains them.
+    The limits bound one grading run; docs/maintainers.md's "Limits of a grading run" explains them.
     """
 
     name: str  # the master is source/<name>/<name>.ipynb, and otter's assignment_name
@@ -81,9 +73,10 @@ class Assignment:
     def samples(self):
         return DIST / f"{self.name}-samples"
 
-    def lesson(self, module):
-        """One of the lesson package's modules (see the module docstring)."""
-        return importlib.import_module(f"autograder.{self.package}.{module}")
+    @property
+    def lesson(self) -> Lesson:
+        """The lesson package's implementation of the lesson interface."""
+        return importlib.import_module(f"autograder.{self.package}").LESSON
 
 
 def get(name=DEFAULT):

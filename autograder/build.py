@@ -41,7 +41,7 @@ PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
 # The core modules the student notebook carries for its self-check, besides the lesson's own.
-CORE_SHIPPED = ("__init__", "assignment", "codes", "load", "submit")
+CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "submit")
 PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
 # Appended to otter's setup.sh, which Gradescope runs once, as root, when it builds the image.
 SETUP_CONFINEMENT = """
@@ -96,7 +96,7 @@ def stage(assignment, build):
     staged = build / "stage"
     shutil.copytree(source_of(assignment), staged, ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
     shutil.copytree(PACKAGE, staged / "autograder", ignore=COPY_IGNORE)
-    extra = assignment.lesson("build").stage(staged, build, release_of(assignment))
+    extra = assignment.lesson.stage(staged, build, release_of(assignment))
     master = for_platform(nbformat.read(staged / assignment.notebook, as_version=4), "otter")
     [cell] = [c for c in master.cells if c.source.startswith(EXPORT_MARKER)]
     cell.source = export_cell(assignment)

@@ -3,7 +3,7 @@ notebook's kernel has ended.
 
     python -P -m autograder check --assignment NAME CHECK ... --submitted FOLDER [--kernel-free]
 
-Runs the lesson's file checks (its checks.CHECKS) on the sealed originals in FOLDER/checkpoints
+Runs the lesson's file checks (its file_checks()) on the sealed originals in FOLDER/checkpoints
 and prints one JSON verdict per line as each check ends, with a fingerprint of every file it
 loaded; a check that breaks on a crafted file reports `checker_crashed` and the others go on.
 With --kernel-free it then runs the kernel-free cases of the tests on stdin in the current folder
@@ -21,24 +21,25 @@ import torch
 from . import integrity
 from .assignment import VERDICTS_ENV
 from .codes import Found, Verdict, problem
+from .load import device
 
 
 def main(assignment, names, submitted, kernel_free=False):
     given = json.load(sys.stdin) if kernel_free else {}
     verdicts = given.get("verdicts", {})
-    lesson = assignment.lesson("checks")
+    lesson, on = assignment.lesson, device()
+    checks = lesson.file_checks()
     torch.set_num_threads(1)  # small model, small batches: one thread is faster and uses half the CPU
-    device = lesson.device()
-    if device == "cuda":  # the same verdicts on every grading, as on the CPU (PyTorch's reproducibility notes)
+    if on == "cuda":  # the same verdicts on every grading, as on the CPU (PyTorch's reproducibility notes)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     for name in names:
-        files = lesson.Files(submitted, device)
+        files = lesson.files(submitted, on)
         try:
-            found = lesson.CHECKS[name](files)
+            found = checks[name](files)
         except Exception as e:  # a crafted file may break a stage: report it, never stop the others
             found = Found([problem("checker_crashed", detail=f"{type(e).__name__}: {e}")])
-        verdicts[name] = Verdict.of(name, found, files.fingerprints, files.plot).to_dict()
+        verdicts[name] = Verdict.of(name, found, files.fingerprints).to_dict()
         print(json.dumps(verdicts[name]), flush=True)
     if kernel_free:
         with tempfile.NamedTemporaryFile("w", suffix=".json") as private:  # what the hidden tests read

@@ -165,7 +165,7 @@ def plot(path, title, subs, questions):
 def write(grades, assignment):
     """Write the report's two files into `grades`; return their paths."""
     a = get(assignment) if assignment else get()
-    messages = a.lesson("messages").MESSAGES
+    messages = a.lesson.messages()
     subs = read(grades, a.questions, messages)
     md, png = Path(grades, MARKDOWN), Path(grades, PNG)
     md.write_text(markdown(a.title, subs, a.questions, messages))

@@ -1,6 +1,6 @@
 """Problem codes: what the grader can find, the message a student reads, and what one check found.
 
-The codes are the stable interface (README, `python -m autograder inspect`); the wording may
+The codes are the stable interface (docs/maintainers.md, `python -m autograder inspect`); the wording may
 improve. Here are the shared core's codes (loading a file safely, running a check, reproducing a
 file); a lesson adds its own in its messages module (saving_and_loading/messages.py) and makes
 its problems with `problems_from(its messages)`.
@@ -61,13 +61,15 @@ problem = problems_from(CORE_MESSAGES)
 
 @dataclass
 class Found:
-    """What a check found: problems (they cost points) and notes (hints that cost nothing)."""
+    """What a check found: problems (they cost points), notes (hints that cost nothing) and the
+    numbers for the feedback's picture, when the check has some."""
 
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    plot: dict = field(default_factory=dict)
 
     def __add__(self, other):
-        return Found(self.problems + other.problems, self.notes + other.notes)
+        return Found(self.problems + other.problems, self.notes + other.notes, {**self.plot, **other.plot})
 
     @property
     def ok(self):
@@ -85,8 +87,9 @@ class Verdict:
     plot: dict = field(default_factory=dict)  # numbers for the feedback's picture, if the check has some
 
     @classmethod
-    def of(cls, check, found, files=None, plot=None):
-        return cls(check, found.problems, found.notes, files or {}, plot or {})
+    def of(cls, check, found, files=None):
+        """The verdict of `check` from what it Found; `files`: the fingerprints of the files it loaded."""
+        return cls(check, found.problems, found.notes, files or {}, found.plot)
 
     @property
     def ok(self):

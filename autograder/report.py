@@ -42,9 +42,9 @@ def cell_events(number, source, outputs, stop_error, time_limit, output_limit):
 
 def feedback_summary(assignment, verdicts, notes=(), events=()):
     """The summary of one grading: `events` of the run, `notes` on the upload and the file
-    checks' hints, then the lesson's picture of the `verdicts` (its picture module)."""
+    checks' hints, then the lesson's picture of the `verdicts`."""
     hints = [n for v in verdicts.values() for n in v.get("notes", [])]
-    return html_summary([*notes, *hints], assignment.lesson("picture").feedback_picture(verdicts), events)
+    return html_summary([*notes, *hints], assignment.lesson.feedback_picture(verdicts), events)
 
 
 def html_summary(notes, figure=None, events=()):

@@ -103,7 +103,7 @@ def run(submission=None):
                                                       checker=(*CHECKER, "--assignment", a.name)))
         stages.append(("grader's interpreter: file checks, resume run, kernel-free tests", cpu))
         stages.append(("feedback picture (matplotlib import included)",
-                       timed(lambda: a.lesson("picture").feedback_picture(verdicts))[1]))
+                       timed(lambda: a.lesson.feedback_picture(verdicts))[1]))
     return {"stages": dict(stages), "ignored_s": ignored}
 
 

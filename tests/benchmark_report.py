@@ -8,7 +8,8 @@ conventional pipeline (benchmark_training), where grading one submission spends 
 (benchmark_profile), time and memory of grading and of nbgrader (benchmark_grading), and bulk
 grading of 1, 8 and 32 submissions with 1 and 2 workers (benchmark_bulk, most of the time).
 Writes autograder/dist/reports/: benchmarks.md (a table per benchmark, headed by the date and the
-machine), benchmarks.json (every figure), profile.png and bulk.png. The README quotes the latest.
+machine), benchmarks.json (every figure), profile.png and bulk.png. docs/performance.md says what
+each figure measures; the figures stay in this report.
 """
 
 import argparse

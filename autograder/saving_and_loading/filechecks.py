@@ -2,7 +2,7 @@
 
 One implementation, run at two moments:
 - by the grader, on the submitted originals (sealed before any student code runs), in its own
-  interpreter (checks.py adds the grader's resume run of the crash checkpoint);
+  interpreter (checks.py: the grader's crash check adds its resume run of the crash checkpoint);
 - by the student, on the files their notebook has just written (selfcheck.py): the same rules,
   codes and messages, shipped inside the student notebook.
 A check reads top to bottom: load -> inspect -> verify, and returns what it Found.
@@ -27,7 +27,6 @@ class Files:
     def __init__(self, folder, device="cpu"):
         self.folder, self.device = Path(folder), device
         self.fingerprints = {}  # path -> what a re-run must reproduce (verification.fingerprint)
-        self.plot = {}  # numbers for the feedback's picture, when a check has some
         self._loaded = {}
 
     def get(self, rel):

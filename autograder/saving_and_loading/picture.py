@@ -1,5 +1,5 @@
 """The feedback's figure for this lesson: the crash checkpoint resumed by the grader, with its Adam
-state and with a fresh Adam (the numbers come from checks.check_crash)."""
+state and with a fresh Adam (the numbers come from resume.check_crash_resumes)."""
 
 import io
 import itertools

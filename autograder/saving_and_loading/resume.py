@@ -49,17 +49,17 @@ def resume_advantage(ckpt, name, train_set, device):
     return [], ratio, curves
 
 
-def check_crash(files):
-    """The crash checkpoint's file check, then the grader's resume run of it (the student's
-    self-check stops at the file); its numbers go to the feedback's picture."""
+def check_crash_resumes(files):
+    """The grader's crash check: the student's file check of the crash checkpoint
+    (filechecks.check_crash), then the grader's resume run of it, whose numbers go to the
+    feedback's picture."""
     ckpt, found = crash_checkpoint(files)
     if ckpt is None:
         return found
     problems, ratio, curves = resume_advantage(ckpt, files_of("crash")[0].path, data()[0], files.device)
-    files.plot = {"epoch": ckpt["epoch"], "loss": loss_value(ckpt["loss"]),
-                  **{k: [round(x, 5) for x in v] for k, v in curves.items()}}
     found.notes.append(f"resumed with its Adam state, the first epoch's loss is {ratio:.2f}x lower than with a fresh Adam")
-    return Found(found.problems + problems, found.notes)
+    return Found(found.problems + problems, found.notes, {
+        "epoch": ckpt["epoch"], "loss": loss_value(ckpt["loss"]), **{k: [round(x, 5) for x in v] for k, v in curves.items()}})
 
 
 # --- the optional RNG extension, in the kernel after the notebook (0 points) ---------------------

@@ -12,10 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from ..assignment import VERDICTS_ENV
 from ..codes import Verdict
+from ..load import device
 from . import ASSIGNMENT
 from .filechecks import CHECKS, Files
 
@@ -32,7 +31,7 @@ def verdicts(names: tuple[str, ...] = FILE_CHECKS, folder: str | Path = ".") -> 
     Returns:
         One Verdict per check, with the grader's problems (code and message) and hints.
     """
-    files = Files(folder, "cuda" if torch.cuda.is_available() else "cpu")
+    files = Files(folder, device())
     return [Verdict.of(name, CHECKS[name](files)) for name in names]
 
 
