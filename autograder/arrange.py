@@ -25,8 +25,6 @@ from . import COPY_IGNORE
 
 
 JUNK = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".OTTER_LOG", "__zip_filename__")
-MAX_UNPACKED_BYTES = 500 * 2**20  # the export zip is about 15 MB
-MAX_MEMBERS = 10_000
 
 
 class SubmissionError(Exception):
@@ -56,7 +54,7 @@ def arrange(folder, assignment, keep=()):
     """
     folder, notebook_name = Path(folder), assignment.notebook
     ignored = folder.parent / "ignored"
-    notes = [*_unpack_zips(folder, ignored)]  # a zip not unpacked is why a notebook is missing, if one is
+    notes = [*_unpack_zips(folder, ignored, assignment)]  # a zip not unpacked is why a notebook is missing, if one is
     files = [p for p in _walk(folder, keep) if not set(p.relative_to(folder).parts) & set(JUNK)]
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     if not notebooks:
@@ -118,14 +116,14 @@ def _find(rel, files, base):
     return (exact or in_checkpoints or sorted(candidates, key=lambda p: (len(p.parts), str(p))))[0]
 
 
-def _unpack_zips(folder, ignored):
+def _unpack_zips(folder, ignored, assignment):
     """Unpack each zip at the top of `folder` in place (a platform may hand the upload over as a
     zip); the zip itself moves to `ignored`. Yields a note for each zip, or member, not unpacked."""
     for zpath in sorted(folder.glob("*.zip")):
         try:
             with zipfile.ZipFile(zpath) as zf:
                 members = [m for m in zf.infolist() if not m.is_dir()]
-                refused = _refused(zf, members)
+                refused = _refused(zf, members, assignment)
                 if refused:
                     yield f"{zpath.name} was not unpacked: {refused}."
                     continue
@@ -141,19 +139,20 @@ def _unpack_zips(folder, ignored):
         shutil.move(zpath, ignored / zpath.name)
 
 
-def _refused(zf, members):
+def _refused(zf, members, assignment):
     """Why nothing of the zip is unpacked, or None. Checked before anything is written: where and
     how much it would write, and each member's data read once (its CRC fails if it is damaged or
-    longer than its header says, the header's size being what extraction writes)."""
+    longer than its header says, the header's size being what extraction writes), within the
+    assignment's upload_files_limit and upload_unpacked_limit."""
     outside = [m.filename for m in members if PurePosixPath(m.filename).is_absolute()
                or ".." in PurePosixPath(m.filename).parts]
     size = sum(m.file_size for m in members)
     if outside:
         return f"it names a path outside itself ({outside[0]})"
-    if len(members) > MAX_MEMBERS:
-        return f"it holds {len(members)} files, more than the {MAX_MEMBERS} allowed"
-    if size > MAX_UNPACKED_BYTES:
-        return f"it unpacks to {size:,} bytes, more than the {MAX_UNPACKED_BYTES:,} allowed"
+    if len(members) > assignment.upload_files_limit:
+        return f"it holds {len(members)} files, more than the {assignment.upload_files_limit} allowed"
+    if size > assignment.upload_unpacked_limit:
+        return f"it unpacks to {size:,} bytes, more than the {assignment.upload_unpacked_limit:,} allowed"
     damaged = zf.testzip()
     if damaged:
         return f"{damaged} in it is damaged"

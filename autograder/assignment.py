@@ -38,7 +38,9 @@ class ContractFile:
 class Assignment:
     """One assignment, as the master notebook and its lesson package define it.
 
-    The limits bound one grading run; docs/maintainers.md's "Limits of a grading run" explains them.
+    The limits bound one grading run, each declared here once (docs/maintainers.md's "Limits of a
+    grading run" says why each is what it is). Code with no assignment at hand reads the default,
+    Assignment.<limit>.
     """
 
     name: str  # the master is source/<name>/<name>.ipynb, and otter's assignment_name
@@ -51,6 +53,15 @@ class Assignment:
     run_time_limit_s: int = 300  # the whole re-execution; then the kernel is ended
     cell_output_limit: int = 1_000_000  # characters one cell may print; more is cut with a note
     kernel_data_limit: int = 3 * 2**30  # the kernel's RLIMIT_DATA, bytes
+    kernel_tasks: int = 256  # processes and threads of the confined kernel's user (RLIMIT_NPROC): a fork bomb stops
+    check_time_limit_s: int = 120  # one file check in the grader's interpreter; a hang costs that check only
+    kernel_free_time_limit_s: int = 180  # the kernel-free test cases together, after the file checks
+    question_output_limit: int = 8_000  # characters of one question's output in results.json, cut with a note
+    summary_limit: int = 150_000  # characters of the feedback's top-level output, the picture's base64 included
+    checkpoint_bytes_limit: int = 50 * 2**20  # one submitted file, before anything opens it
+    checkpoint_unpacked_limit: int = 100 * 2**20  # its entries unpacked: an archive that inflates is refused
+    upload_unpacked_limit: int = 500 * 2**20  # an uploaded zip, unpacked (an export zip holds a few MB)
+    upload_files_limit: int = 10_000  # files in an uploaded zip
 
     @property
     def package(self):

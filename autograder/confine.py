@@ -3,7 +3,7 @@ the grader's processes, or outlive the run. Two ways, the strongest this process
 - `OwnUser` (the grader runs as root: Gradescope, `python -m autograder grade` or `nbgrader
   autograde` as root): the kernel runs as a uid of its own for this grading (unused by any account
   or process: every process of it is this grading's), with no privileges, no capabilities, no
-  groups and at most KERNEL_TASKS processes and threads; it can write the submission folder
+  groups and at most the assignment's kernel_tasks processes and threads; it can write the submission folder
   (handed to it before the kernel starts, taken back after) and its own home;
 - `Sandbox` (not root, where the kernel may make user namespaces: a TA's machine): the kernel
   runs as the grader's user in namespaces of its own, with no capabilities: no network, its own
@@ -49,7 +49,6 @@ from pathlib import Path
 
 UID_BASE = 2_000_000_000  # + the grading process's pid: unique among concurrent gradings, no account's
 SETPRIV = ("--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all")
-KERNEL_TASKS = 256  # processes and threads the kernel's user may have (RLIMIT_NPROC): a fork bomb stops there
 KERNEL_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
               "NBGRADER_EXECUTION")  # nbgrader says a notebook is being autograded (its documented variable)
 CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")  # a Jupyter kernel's sockets
@@ -58,9 +57,12 @@ CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 SANDBOX_HIDE, SANDBOX_SCRATCH = ("/run",), ("/tmp", "/var/tmp", "/dev/shm")
 
 
-def start(submission):
-    """The confinement this process can give the kernel that runs in `submission`, or None."""
+def start(submission, tasks):
+    """The confinement this process can give the kernel that runs in `submission`, or None.
+    `tasks`: the processes and threads the kernel's own user may have (as root)."""
     kind = _kind()
+    if kind is OwnUser:
+        return OwnUser(submission, tasks)
     return kind(submission) if kind else None
 
 
@@ -145,14 +147,14 @@ class Confinement(abc.ABC):
 class OwnUser(Confinement):
     """As root: the kernel runs as a uid of its own (see the module's docstring)."""
 
-    def __init__(self, submission):
+    def __init__(self, submission, tasks):
         uid = _free_uid(UID_BASE + os.getpid())
         _open_temporary_parents(submission)
         blocked = _reachable(Path(submission) / "x", uid)
         if blocked:
             raise RuntimeError(f"the submission folder {submission} is not reachable by an unprivileged user "
                                f"({blocked} is not open to others): grade from a folder others may traverse")
-        super().__init__(submission, ["launch", "--uid", str(uid)])
+        super().__init__(submission, ["launch", "--uid", str(uid), "--tasks", str(tasks)])
         self.uid = uid
         for folder in (self.home, self.home / "tmp"):
             os.chown(folder, uid, uid)
@@ -279,13 +281,13 @@ def _python_paths():
                    str(Path(sys.prefix).resolve())})
 
 
-def launch(uid, home, handover, log, connection_file, kernel_args):
-    """As root: the kernel as `uid` (OwnUser)."""
+def launch(uid, tasks, home, handover, log, connection_file, kernel_args):
+    """As root: the kernel as `uid` (OwnUser), which may have `tasks` processes and threads."""
     connection = Path(home, "connection.json")
     env, kernel = _launcher_start(home, log, json.loads(Path(connection_file).read_text()), connection)
     for f in [connection, *Path(handover).iterdir()]:  # otter's results pickle: the kernel's last cell writes it
         os.chown(f, uid, uid)
-    resource.setrlimit(resource.RLIMIT_NPROC, (KERNEL_TASKS, KERNEL_TASKS))  # counted for the uid, not root
+    resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))  # counted for the uid, not root
     kernel = ["setpriv", f"--reuid={uid}", f"--regid={uid}", *SETPRIV, "--", *kernel, *kernel_args]
     hidden = {_reachable(Path(p, "x"), uid) for p in _python_paths()} - {None}  # folders the uid cannot pass
     if hidden:  # each an empty tmpfs with the Python bound back: the uid passes, sees nothing else there
@@ -431,11 +433,11 @@ def _mountinfo():
 
 def _main(argv):
     command = argv[0]
-    if command in ("launch", "sandbox"):  # launch --uid U | sandbox --write W; then --home H
+    if command in ("launch", "sandbox"):  # launch --uid U --tasks T | sandbox --write W; then --home H
         f = argv.index("-f")  # --handover D --log L -f CONNECTION [kernel args (nbclient's)]
         o = dict(zip(argv[1:f:2], argv[2:f:2]))
         common = (o["--home"], o["--handover"], o["--log"], argv[f + 1], argv[f + 2:])
-        launch(int(o["--uid"]), *common) if command == "launch" else sandbox(o["--write"], *common)
+        launch(int(o["--uid"]), int(o["--tasks"]), *common) if command == "launch" else sandbox(o["--write"], *common)
     elif command == "mounts":
         mounts(json.loads(argv[1]), argv[2:])
     else:

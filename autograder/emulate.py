@@ -82,7 +82,7 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
         kept = [line for line in lines if line not in env_lines]
         path = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
         script.write_text("\n".join([kept[0], path, *kept[1:]]) + "\n")
-        with _mount_point():
+        with _MOUNT_POINT.held():
             run = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" "
                                   "/autograder && cd /autograder && ./source/run_autograder", tmp],
                                  timeout=timeout, capture_output=True, text=True,
@@ -92,25 +92,30 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
         return json.loads(Path(tmp, "results", "results.json").read_text()), run.stdout
 
 
-_users, _users_lock = [0], threading.Lock()
-
-
-@contextlib.contextmanager
-def _mount_point():
+class _MountPoint:
     """/autograder exists while any emulation in this process runs, and not after, if it did not
     before: removing it while another run's namespace mounts on it would unmount that run."""
-    with _users_lock:
-        if _users[0] == 0:
-            _mount_point.made = not Path("/autograder").exists()
-            Path("/autograder").mkdir(exist_ok=True)
-        _users[0] += 1
-    try:
-        yield
-    finally:
-        with _users_lock:
-            _users[0] -= 1
-            if _users[0] == 0 and _mount_point.made:
-                Path("/autograder").rmdir()
+
+    def __init__(self):
+        self.users, self.made, self.lock = 0, False, threading.Lock()
+
+    @contextlib.contextmanager
+    def held(self):
+        with self.lock:
+            if self.users == 0:
+                self.made = not Path("/autograder").exists()
+                Path("/autograder").mkdir(exist_ok=True)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0 and self.made:
+                    Path("/autograder").rmdir()
+
+
+_MOUNT_POINT = _MountPoint()
 
 
 def grading_environment(autograder):

@@ -8,8 +8,8 @@ Called by the graders (the otter plugin, the nbgrader preprocessors):
 - `grade_files`, after the kernel, confirms the digests and runs the lesson's file checks on the
   originals (checker.py), then the kernel-free test cases on the re-run's files with those
   verdicts (integrity.py), in one interpreter: one torch import for both instead of one each
-  before and after the kernel. A file that changed while the
-  notebook ran is not checked: its check's verdict is `changed`.
+  before and after the kernel; it returns the verdicts and the trusted outcome of those cases.
+  A file that changed while the notebook ran is not checked: its check's verdict is `changed`.
 The checks share that interpreter while they succeed; a check that hangs or kills it gets a
 `timeout` or `checker_crashed` verdict and the rest go on in a new one, the kernel-free cases in
 the last. `python -P`, with this package on PYTHONPATH, keeps the submission folder (and its copy
@@ -29,10 +29,9 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from . import integrity
+from .assignment import Assignment
 from .codes import Verdict, problem
-
-TIME_LIMIT_S = 120  # per check; the slowest (crash: two resumed epochs) takes about 2 s on CPU
-KERNEL_FREE_LIMIT_S = 180  # the kernel-free cases together: file loads and the re-run comparison, ~2 s here
 
 PACKAGE = Path(__file__).resolve().parent
 CHECKER = (sys.executable, "-P", "-m", "autograder", "check")
@@ -49,20 +48,24 @@ def seal(assignment, folder, private):
     return {f.path: _digest(private / f.path) for f in assignment.contract}
 
 
-class Graded(NamedTuple):
+class Checked(NamedTuple):
+    """What the grader's own interpreters found after the kernel."""
+
     verdicts: dict  # {check name: verdict dict}, for every file check
-    kernel_free: tuple  # (outcome, why not): see run_checks
-    changed: list  # the sealed files the notebook changed or removed while it ran
+    trusted: dict  # {question: {case name: (passed, message)}} of every kernel-free case
+    flags: list  # for a TA: each sealed file the notebook changed or removed while it ran
 
 
-def grade_files(assignment, private, sealed, tests, submission, time_limit=TIME_LIMIT_S,
-                kernel_free_limit=KERNEL_FREE_LIMIT_S):
+def grade_files(assignment, private, sealed, tests, submission, kernel_free_limit=None):
     """After the kernel: the file checks on the originals `seal` moved to `private`, then the
-    kernel-free cases of `tests` ({question: otter test file source}) in `submission`.
+    kernel-free cases of `tests` ({question: otter test file source}) in `submission`. The one
+    call both graders make (the otter plugin, nbgrader's RecheckKernelFree).
 
     Returns:
-        Graded: the verdicts of every file check of `assignment` (a check whose file changed gets
-        `changed` instead of running), the kernel-free outcome, the changed files.
+        Checked: the verdicts of every file check of `assignment` (a check whose file changed gets
+        `changed` instead of running), the trusted outcome of the kernel-free cases (failed, with
+        the reason, when their interpreter did not finish), the flags for a TA. The time limits
+        are the assignment's; `kernel_free_limit` replaces its kernel_free_time_limit_s.
     """
     changed = [f for f in assignment.contract if _digest(private / f.path) != sealed.get(f.path)]
     verdicts = {}
@@ -70,13 +73,15 @@ def grade_files(assignment, private, sealed, tests, submission, time_limit=TIME_
         verdicts.setdefault(f.check, Verdict(f.check)).problems.append(problem("changed", name=f.path))
     verdicts = {name: v.to_dict() for name, v in verdicts.items()}
     pending = [name for name in assignment.file_checks if name not in verdicts]
-    verdicts, kernel_free = run_checks(pending, private, verdicts, tests, submission, time_limit, kernel_free_limit,
+    verdicts, kernel_free = run_checks(pending, private, verdicts, tests, submission, assignment.check_time_limit_s,
+                                       kernel_free_limit or assignment.kernel_free_time_limit_s,
                                        checker=(*CHECKER, "--assignment", assignment.name))
-    return Graded(verdicts, kernel_free, [f.path for f in changed])
+    return Checked(verdicts, integrity.trusted_outcome(tests or {}, *kernel_free),
+                   [f"{f.path} was sealed before the notebook ran and changed while it ran" for f in changed])
 
 
-def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit=TIME_LIMIT_S,
-               kernel_free_limit=KERNEL_FREE_LIMIT_S, checker=CHECKER):
+def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit=Assignment.check_time_limit_s,
+               kernel_free_limit=Assignment.kernel_free_time_limit_s, checker=CHECKER):
     """Run the checks `names` on submitted/checkpoints, then, when `tests` are given, their
     kernel-free cases in `cwd`; never raises for a check's failure.
 
@@ -85,7 +90,7 @@ def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit
         ({question: {case: [passed, message]}}, None) from the kernel-free cases, or (None, why)
         when their interpreter did not finish; (None, None) without `tests`.
     """
-    verdicts, pending, outcome = dict(verdicts or {}), list(names), [None, None]
+    verdicts, pending = dict(verdicts or {}), list(names)
     env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
     while True:
         with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as stderr:
@@ -94,62 +99,70 @@ def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit
             flags = ["--kernel-free"] if tests is not None else []
             proc = subprocess.Popen([*checker, *pending, "--submitted", str(submitted), *flags], stdin=given,
                                     stdout=subprocess.PIPE, stderr=stderr, cwd=cwd, env=env)
-            timed_out = not _collect(proc, verdicts, pending, outcome, time_limit, kernel_free_limit)
+            found, outcome, timed_out = _collect(proc, pending, time_limit, kernel_free_limit)
             proc.kill()
             proc.wait()
             stderr.seek(0)
             last = (stderr.read().strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        verdicts.update(found)
+        pending = [name for name in pending if name not in found]
         if pending:  # checks run in order: the first one without a verdict stopped the interpreter
             name = pending.pop(0)
-            found = (problem("timeout", name=name, seconds=time_limit) if timed_out
-                     else problem("checker_crashed", detail=last))
-            verdicts[name] = Verdict(name, [found]).to_dict()
+            stopped = (problem("timeout", name=name, seconds=time_limit) if timed_out
+                       else problem("checker_crashed", detail=last))
+            verdicts[name] = Verdict(name, [stopped]).to_dict()
             continue
-        if tests is not None and outcome[0] is None:
-            outcome[1] = f"ran past {kernel_free_limit} s" if timed_out else last
-        return verdicts, tuple(outcome)
+        if tests is None:
+            return verdicts, (None, None)
+        if outcome is None:
+            return verdicts, (None, f"ran past {kernel_free_limit} s" if timed_out else last)
+        return verdicts, (outcome, None)
 
 
-def _collect(proc, verdicts, pending, outcome, time_limit, kernel_free_limit):
-    """Read one JSON line at a time until the process ends: a verdict per check, then the
-    kernel-free outcome. False if a check or the kernel-free cases ran out of time.
+def _collect(proc, pending, time_limit, kernel_free_limit):
+    """Read one JSON line at a time until the process ends: a verdict for each of the checks
+    `pending`, in order, then the kernel-free outcome.
+
+    Returns:
+        (verdicts found, the kernel-free outcome or None, whether a check or the kernel-free
+        cases ran out of time).
 
     Reads the pipe unbuffered: a buffered reader can hold a complete line that select() then
     waits for in vain.
     """
-    fd, buffered = proc.stdout.fileno(), b""
+    fd, buffered, found, outcome = proc.stdout.fileno(), b"", {}, None
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
-    deadline = time.monotonic() + (time_limit if pending else kernel_free_limit)
+
+    def deadline():
+        return time.monotonic() + (time_limit if len(found) < len(pending) else kernel_free_limit)
+
+    until = deadline()
     while True:
         while b"\n" in buffered:
             line, buffered = buffered.split(b"\n", 1)
-            if _record(line, verdicts, pending, outcome):
-                deadline = time.monotonic() + (time_limit if pending else kernel_free_limit)
-        if not sel.select(timeout=max(0, deadline - time.monotonic())):
-            return False
+            message = _json_line(line)
+            waiting = [name for name in pending if name not in found]
+            if waiting and message.get("check") in waiting:
+                found[message["check"]] = message
+                until = deadline()
+            elif not waiting and isinstance(message.get("kernel_free"), dict):
+                outcome = message["kernel_free"]
+        if not sel.select(timeout=max(0, until - time.monotonic())):
+            return found, outcome, True
         chunk = os.read(fd, 65536)
         if not chunk:
-            return True
+            return found, outcome, False
         buffered += chunk
 
 
-def _record(line, verdicts, pending, outcome):
-    """Keep a verdict line or the kernel-free outcome; ignore anything else a library printed."""
+def _json_line(line):
+    """The JSON object on `line`, or {} for anything else a library printed."""
     try:
-        found = json.loads(line)
+        message = json.loads(line)
     except ValueError:
-        return False
-    if not isinstance(found, dict):
-        return False
-    if found.get("check") in pending:
-        verdicts[found["check"]] = found
-        pending.remove(found["check"])
-        return True
-    if not pending and isinstance(found.get("kernel_free"), dict):
-        outcome[0] = found["kernel_free"]
-        return True
-    return False
+        return {}
+    return message if isinstance(message, dict) else {}
 
 
 def _digest(path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .assignment import Assignment
 from .codes import problem
 
 
@@ -21,8 +22,6 @@ def device():
     """Where the grader and the self-check load files and run models: the GPU when there is one."""
     return "cuda" if torch.cuda.is_available() else "cpu"
 
-MAX_FILE_BYTES = 50 * 2**20
-MAX_UNPACKED_BYTES = 100 * 2**20
 CODE_RUNNERS = ("os.", "posix.", "nt.", "subprocess.", "sys.", "shutil.", "socket.", "runpy.", "importlib.",
                 "io.open", "_io.open")  # open() pickles as io.open
 CODE_BUILTINS = ("eval", "exec", "compile", "__import__", "open", "breakpoint")
@@ -61,7 +60,7 @@ def _refusal(name, data_pkl):
     return problem("unknown_global", name=name, detail=(unknown or names or ["unknown"])[0])
 
 
-def check_archive(path, name):
+def check_archive(path, name, limits=None):
     """Problems found before loading, and the pickle bytes of the archive (None if refused)."""
     path = Path(path)
     if not path.is_file():
@@ -69,8 +68,9 @@ def check_archive(path, name):
     size = path.stat().st_size
     if size == 0:
         return problem("empty", name=name), None
-    if size > MAX_FILE_BYTES:
-        return problem("too_large", name=name, size=size, cap=MAX_FILE_BYTES), None
+    max_bytes, max_unpacked = limits or (Assignment.checkpoint_bytes_limit, Assignment.checkpoint_unpacked_limit)
+    if size > max_bytes:
+        return problem("too_large", name=name, size=size, cap=max_bytes), None
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             legacy = f.read(2) == b"\x80\x02"  # torch's pre-zip format starts with a pickle
@@ -80,8 +80,8 @@ def check_archive(path, name):
             infos = zf.infolist()
             if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
                 return problem("compressed", name=name), None
-            if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
-                return problem("too_large", name=name, size=size, cap=MAX_UNPACKED_BYTES), None
+            if sum(i.file_size for i in infos) > max_unpacked:
+                return problem("too_large", name=name, size=size, cap=max_unpacked), None
             bad = zf.testzip()  # reads every entry and checks its CRC32
             if bad:
                 return problem("corrupt", name=name, detail=f"CRC mismatch in {bad}"), None
@@ -93,10 +93,12 @@ def check_archive(path, name):
         return problem("corrupt", name=name, detail=str(e)), None
 
 
-def load(path, device="cpu", name=None):
-    """(object, problem): the file's content via torch.load(weights_only=True), or a problem."""
+def load(path, device="cpu", name=None, limits=None):
+    """(object, problem): the file's content via torch.load(weights_only=True), or a problem.
+    `limits`: (the file's bytes, its entries' unpacked bytes), by default the Assignment's
+    defaults; a lesson's Files passes its own assignment's."""
     name = name or Path(path).name
-    refused, data_pkl = check_archive(path, name)
+    refused, data_pkl = check_archive(path, name, limits)
     if refused:
         return None, refused
     try:

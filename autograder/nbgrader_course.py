@@ -157,10 +157,9 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "deep-learning"
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")  # a local folder; JupyterHub courses set their own
 
-# One student cell may run {limit("cell_time_limit_s")} s, the otter grader's own per-cell limit: the slowest
-# cell of the solution takes 4.3 s on one core of a CI machine, so a grading machine 10x slower still
-# fits. nbgrader's default, 30 s, is too tight for a shared JupyterHub node. nbgrader interrupts the
-# cell and runs the next one.
+# One student cell may run {limit("cell_time_limit_s")} s, the otter grader's own per-cell limit
+# (docs/maintainers.md, "Limits of a grading run", says why): nbgrader's default, 30 s, is too tight
+# for a shared JupyterHub node. nbgrader interrupts the cell and runs the next one.
 c.Execute.timeout = {limit("cell_time_limit_s")}
 
 # The otter grader's other bounds on the re-run (BoundedExecute, nbgrader's Execute with them):
@@ -175,10 +174,15 @@ c.BoundedExecute.kernel_data_limit = {limit("kernel_data_limit"):_}
 # the submitted files earned stand.
 c.BoundedExecute.run_time_limit = {limit("run_time_limit_s")}
 # Run as root, the notebook's kernel runs as a user of its own with no privileges, which can write
-# only the notebook's folder (autograder/confine.py, through the `python3` kernel spec it puts first
-# on JUPYTER_PATH); after the run every process of it is killed. Not root: the student's code runs
-# as nbgrader's user, and the log says so.
+# only the notebook's folder and may have this many processes and threads (a fork bomb stops there);
+# not root, it runs in a sandbox of user namespaces where the machine allows them
+# (autograder/confine.py, through the `python3` kernel spec it puts first on JUPYTER_PATH); after
+# the run every process of it is killed. Neither possible: the student's code runs as nbgrader's
+# user, and the log says so.
+c.BoundedExecute.kernel_tasks = {limit("kernel_tasks")}
 c.BoundedExecute.confine = True
+# The kernel-free test cells, re-run by the grader's own interpreter after the kernel, in seconds.
+c.RecheckKernelFree.time_limit = {limit("kernel_free_time_limit_s")}
 
 # otter's prompt in place of a solution, so both releases read alike (nbgrader's default raises).
 c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}

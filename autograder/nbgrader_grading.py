@@ -34,11 +34,11 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-from . import confine, integrity
+from . import confine
 from .arrange import replace
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
-from .isolate import KERNEL_FREE_LIMIT_S, grade_files, seal
+from .isolate import grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
 
 PACKAGE = Path(__file__).resolve().parent
@@ -80,6 +80,9 @@ class BoundedExecute(Execute):
                                 "fails in that cell.").tag(config=True)
     run_time_limit = Integer(Assignment.run_time_limit_s,
                              help="Seconds the whole notebook may run; then its kernel is ended.").tag(config=True)
+    kernel_tasks = Integer(Assignment.kernel_tasks,
+                           help="Processes and threads the confined kernel's own user may have (RLIMIT_NPROC, as "
+                           "root): a fork bomb stops there.").tag(config=True)
     confine = Bool(True, help="Start the notebook's kernel confined (confine.py: as root, as a user of its own; "
                    "otherwise in a sandbox of user namespaces where the machine allows them) through the "
                    "`python3` kernel spec it puts first on JUPYTER_PATH. Off, or neither possible: the student's "
@@ -91,7 +94,7 @@ class BoundedExecute(Execute):
         nb.cells.insert(0, nbformat.v4.new_code_cell(
             install_cell([], 0, self.cell_output_limit, self.kernel_data_limit, os.devnull)))
         self.running, stopped = 0, None
-        confinement = confine.start(resources["metadata"]["path"]) if self.confine else None
+        confinement = confine.start(resources["metadata"]["path"], self.kernel_tasks) if self.confine else None
         if confinement is None:
             self.log.warning(confine.unconfined_warning())
         else:  # its kernel spec, whatever kernel the notebook names
@@ -136,19 +139,18 @@ class RecheckKernelFree(NbGraderPreprocessor):
     notebook in the gradebook: formgrader shows the flag in its lists of submissions (the otter
     plugin's hidden "Flagged for review" test); the log says why."""
 
-    time_limit = Integer(KERNEL_FREE_LIMIT_S, help="Seconds for all the kernel-free cells together.").tag(config=True)
+    time_limit = Integer(Assignment.kernel_free_time_limit_s,
+                         help="Seconds for all the kernel-free cells together.").tag(config=True)
 
     def preprocess(self, nb, resources):
         state = resources[STATE]
         cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _kernel_free_test(c)}
         tests = {grade_id: _as_otter_test(grade_id, c) for grade_id, c in cells.items()}
-        graded = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
-                             resources["metadata"]["path"], kernel_free_limit=self.time_limit)
-        state["verdicts"] = graded.verdicts
-        flags = [f"{path} was sealed before the notebook ran and changed while it ran" for path in graded.changed]
-        trusted = integrity.trusted_outcome(tests, *graded.kernel_free)
+        checked = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
+                              resources["metadata"]["path"], kernel_free_limit=self.time_limit)
+        state["verdicts"], flags = checked.verdicts, list(checked.flags)
         for grade_id, cell in cells.items():
-            [(passed, message)] = trusted[grade_id].values()
+            [(passed, message)] = checked.trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
             if kernel_passed and not passed:
                 flags.append(f"{grade_id}: the notebook's kernel passed it; the grader's own run failed it")

@@ -33,13 +33,11 @@ from otter.test_files import GradingResults
 from . import integrity
 from .arrange import SubmissionError, arrange, replace
 from .guard import Watchdog, install_cell
-from .assignment import get
+from .assignment import Assignment, get
 from . import confine
 from .isolate import grade_files, seal
 from .report import cell_events, describe_cell, feedback_summary
 
-OUTPUT_LIMIT = 8_000  # characters of one question's output in results.json
-SUMMARY_LIMIT = 150_000  # characters of the top-level output, the picture's base64 included
 
 
 class GuardSubmission(AbstractOtterPlugin):
@@ -73,7 +71,7 @@ class GuardSubmission(AbstractOtterPlugin):
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.sealed = seal(self.assignment, self.here, self.private)
-        self.confinement = confine.start(self.here)
+        self.confinement = confine.start(self.here, self.assignment.kernel_tasks)
         if self.confinement is None:
             print(confine.unconfined_warning(), file=sys.stderr, flush=True)
 
@@ -118,14 +116,12 @@ class GuardSubmission(AbstractOtterPlugin):
     def _finish(self, results, events, kernel_stopped=None):
         if self.confinement:  # nothing of the student's may run while the grader judges
             self.confinement.end()
-        graded = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
+        checked = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
         shutil.rmtree(self.private, ignore_errors=True)
-        self.verdicts = graded.verdicts
-        trusted = integrity.trusted_outcome(self.tests, *graded.kernel_free)
-        flags = integrity.rebuild(results, self.tests, trusted, kernel_stopped)
-        flags += [f"{path} was sealed before the notebook ran and changed while it ran" for path in graded.changed]
+        self.verdicts = checked.verdicts
+        flags = integrity.rebuild(results, self.tests, checked.trusted, kernel_stopped) + checked.flags
         results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
-        results.flags = flags
+        results.flags, results.limits = flags, (self.assignment.summary_limit, self.assignment.question_output_limit)
         results.__class__ = HtmlOutput
 
     def _last_cell(self):
@@ -146,14 +142,16 @@ class HtmlOutput(GradingResults):
     instructors when the kernel's results disagreed with the grader's own checks."""
 
     flags = ()
+    limits = (Assignment.summary_limit, Assignment.question_output_limit)  # the top-level output's, one question's
 
     def to_gradescope_dict(self, ag_config):
         d = super().to_gradescope_dict(ag_config)
-        d["output"] = _cut(d.get("output", ""), SUMMARY_LIMIT)
+        summary_limit, output_limit = self.limits
+        d["output"] = _cut(d.get("output", ""), summary_limit)
         d["output_format"] = "html"
         d["stdout_visibility"] = "hidden"  # the grader's log is for instructors
         for test in d["tests"]:
-            test["output"] = _cut(test.get("output", ""), OUTPUT_LIMIT)
+            test["output"] = _cut(test.get("output", ""), output_limit)
         if self.flags:
             d["tests"].append({"name": "Flagged for review", "visibility": "hidden", "status": "failed",
                                "output": "The grader's own checks override the notebook's kernel here:\n- "

@@ -1,12 +1,12 @@
 """Every way a student uploads: laid out as the export cell lays it out, or a clear message."""
 
+import dataclasses
 import stat
 import struct
 import zipfile
 
 import pytest
 
-from autograder import arrange as arrange_module
 from autograder.arrange import SubmissionError, arrange
 from autograder.saving_and_loading import ASSIGNMENT
 
@@ -88,31 +88,30 @@ def test_a_zip_naming_paths_outside_itself_is_not_unpacked(sub, tmp_path, name):
 
 
 @pytest.mark.parametrize("limit,value,says", [
-    ("MAX_MEMBERS", 3, "it holds 4 files, more than the 3 allowed"),
-    ("MAX_UNPACKED_BYTES", 100_000, "it unpacks to 100,005 bytes, more than the 100,000 allowed")])
-def test_a_zip_over_a_limit_is_not_unpacked_and_the_student_is_told(sub, monkeypatch, limit, value, says):
-    monkeypatch.setattr(arrange_module, limit, value)
+    ("upload_files_limit", 3, "it holds 4 files, more than the 3 allowed"),
+    ("upload_unpacked_limit", 100_000, "it unpacks to 100,005 bytes, more than the 100,000 allowed")])
+def test_a_zip_over_a_limit_is_not_unpacked_and_the_student_is_told(sub, limit, value, says):
+    limited = dataclasses.replace(ASSIGNMENT, **{limit: value})
     with zipfile.ZipFile(sub / "upload.zip", "w", zipfile.ZIP_DEFLATED) as zf:  # zeros: 100 kB in a few hundred bytes
         zf.writestr(NOTEBOOK, "{}")
         for f in FILES[:2]:
             zf.writestr(f, "ab")
         zf.writestr("data.bin", bytes(100_000 - 1))
     with pytest.raises(SubmissionError) as e:
-        arrange(sub, ASSIGNMENT)
+        arrange(sub, limited)
     assert str(e.value) == f"upload.zip was not unpacked: {says}. {NO_NOTEBOOK}"
     assert everything(sub) == ["upload.zip"]
 
 
-def test_zips_within_the_limits_are_unpacked(sub, monkeypatch):
+def test_zips_within_the_limits_are_unpacked(sub):
     """The control for the limits above: the same zip, one under each limit."""
-    monkeypatch.setattr(arrange_module, "MAX_MEMBERS", 4)
-    monkeypatch.setattr(arrange_module, "MAX_UNPACKED_BYTES", 100_005)
+    limited = dataclasses.replace(ASSIGNMENT, upload_files_limit=4, upload_unpacked_limit=100_005)
     with zipfile.ZipFile(sub / "upload.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(NOTEBOOK, "{}")
         for f in FILES[:2]:
             zf.writestr(f, "ab")
         zf.writestr("data.bin", bytes(100_000 - 1))
-    assert arrange(sub, ASSIGNMENT).notes == ["Not graded (not part of the submission): data.bin."]
+    assert arrange(sub, limited).notes == ["Not graded (not part of the submission): data.bin."]
     assert tree(sub) == sorted([NOTEBOOK, *FILES[:2]])
 
 

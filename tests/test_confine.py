@@ -15,8 +15,10 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import confine
+from autograder.assignment import Assignment
 from conftest import needs_root
 
+TASKS = Assignment.kernel_tasks
 PROBE = textwrap.dedent("""
     import json, os, signal, subprocess, sys
     seen = {"uid": os.getuid(), "euid": os.geteuid(), "groups": os.getgroups(), "cwd": os.getcwd()}
@@ -80,14 +82,14 @@ def test_the_kernel_runs_as_its_own_user_and_leaves_nothing(open_tmp, capfd):
     grader_file = tmp_path / "results.json"
     grader_file.write_text("{}")
     before = os.environ.get("JUPYTER_PATH"), tempfile.tempdir
-    c = confine.start(folder)
+    c = confine.start(folder, TASKS)
     assert isinstance(c, confine.OwnUser)
     seen = probe(c, folder, f"GRADER_FILE, GRADER_PID, TASKS = {str(grader_file)!r}, {os.getpid()}, "
-                 f"{confine.KERNEL_TASKS}\n{PROBE}",
+                 f"{TASKS}\n{PROBE}",
                  ran=lambda: confine.processes_of(c.uid))  # the detached sleeper outlived the kernel's cell
     assert seen["uid"] == seen["euid"] == c.uid != 0 and seen["groups"] in ([], [c.uid])
     assert not seen["wrote_grader_file"] and not seen["signalled_grader"]
-    assert 0 < seen["forked"] < confine.KERNEL_TASKS  # stopped at the limit, the kernel's threads counted
+    assert 0 < seen["forked"] < TASKS  # stopped at the limit, the kernel's threads counted
     assert not confine.processes_of(c.uid)  # end() left nothing of it running
     assert (folder / "written.txt").read_text() == "ok" and (folder / "written.txt").stat().st_uid == 0
     assert not (folder / "link-out").exists() and not (folder / "link-out").is_symlink()
@@ -106,7 +108,7 @@ def test_temporary_folders_are_opened_for_passing_others_refused(open_tmp, monke
     (grading / "submission").mkdir()
     os.chmod(open_tmp / "closed", 0o700)
     with pytest.raises(RuntimeError, match=r"not reachable by an unprivileged user \(.*closed is not open"):
-        confine.start(grading / "submission")
+        confine.start(grading / "submission", TASKS)
     assert grading.stat().st_mode & 0o777 == 0o701  # mkdtemp's 0700, now passable
 
 
@@ -184,5 +186,5 @@ def _cmdline(process):
 def test_neither_root_nor_a_sandbox_the_warning_says_who_runs_the_code(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(confine.Sandbox, "_works", False)
-    assert confine.start("/nonexistent") is None
+    assert confine.start("/nonexistent", TASKS) is None
     assert confine.describe() == confine.unconfined_warning() and "runs as this user" in confine.describe()

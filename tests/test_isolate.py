@@ -72,8 +72,9 @@ def test_a_sealed_file_changed_while_the_notebook_ran_is_not_checked(tmp_path):
     assert not (folder / "checkpoints").exists() and sealed["checkpoints/epoch_5.pth"] is not None
     (private / "checkpoints" / "epoch_5.pth").write_bytes(b"rewritten by the notebook")
     (private / "checkpoints" / "best.pth").write_bytes(b"planted by the notebook")
-    verdicts, _, changed = grade_files(assignment, private, sealed, None, folder)
-    assert changed == ["checkpoints/epoch_5.pth", "checkpoints/best.pth"]
+    verdicts, _, flags = grade_files(assignment, private, sealed, None, folder)
+    assert flags == [f"{path} was sealed before the notebook ran and changed while it ran"
+                     for path in ("checkpoints/epoch_5.pth", "checkpoints/best.pth")]
     codes = {n: [p["code"] for p in v["problems"]] for n, v in verdicts.items()}
     assert codes["periodic"] == ["changed"] and codes["best"] == ["changed"]
     assert codes["saved_model"] == ["missing"]  # unchanged (never submitted): checked as usual

@@ -19,6 +19,7 @@ from .model import canonical_splits
 from .recorded import loss_value
 
 BY_PATH = {f.path: f for f in ASSIGNMENT.contract}
+LIMITS = (ASSIGNMENT.checkpoint_bytes_limit, ASSIGNMENT.checkpoint_unpacked_limit)
 
 
 class Files:
@@ -37,7 +38,7 @@ class Files:
                 refused = problem("missing", name=rel, remedy=f"run {BY_PATH[rel].written_by}, then export again")
                 self._loaded[rel] = None, [refused]
             else:
-                obj, refused = load.load(path, self.device, name=rel)
+                obj, refused = load.load(path, self.device, name=rel, limits=LIMITS)
                 if refused is None:
                     self.fingerprints[rel] = verification.fingerprint(obj, load.saved_on(path))
                 self._loaded[rel] = obj, [refused] if refused else []
