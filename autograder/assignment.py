@@ -26,9 +26,7 @@ class ContractFile:
     """A file the student submits beside the notebook."""
 
     path: str  # where the notebook writes it, relative to the notebook
-    exercise: str  # the question whose points it carries
     check: str  # the file check that grades it (the lesson's file_checks())
-    holds: str  # what it holds, in words (the contract table: docs/maintainers.md)
     written_by: str  # the cell that writes it, named to a student whose file is missing
     epoch: int | None = None  # the epoch it must record, when the lesson fixes one
     extra_keys: tuple = ()  # keys beyond the four every checkpoint has
