@@ -17,7 +17,7 @@ from autograder import grade
 from autograder.saving_and_loading import ASSIGNMENT
 
 QUESTIONS, NOTEBOOK = ASSIGNMENT.questions, ASSIGNMENT.notebook
-from catalogue.make import Made, entries, make_all
+from catalogue.make import Made, entries, make_all, notebooks
 from conftest import AS_ROOT
 
 ENTRIES = {e["name"]: e for e in entries()}
@@ -70,6 +70,19 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
         Made({}, failed)["stale"]
     with pytest.raises(KeyError):
         Made({}, failed)["never-listed"]
+
+
+def test_every_entry_fits_the_solution_notebook(built):
+    """Each entry's edits and added cells apply to this build's solution notebook, checked without
+    running anything: after a change to the master, a stale edit names its entry here in seconds
+    (the catalogue's grading then fails that entry alone)."""
+    stale = {}
+    for name, entry in ENTRIES.items():
+        try:
+            notebooks(entry, built["solution"])
+        except AssertionError as e:
+            stale[name] = str(e)
+    assert not stale, stale
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
