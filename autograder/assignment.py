@@ -60,6 +60,9 @@ class Assignment:
     checkpoint_unpacked_limit: int = 100 * 2**20  # its entries unpacked: an archive that inflates is refused
     upload_unpacked_limit: int = 500 * 2**20  # an uploaded zip, unpacked (an export zip holds a few MB)
     upload_files_limit: int = 10_000  # files in an uploaded zip
+    # how far a loss of the notebook's re-run may move from the submitted file's on the same kind of
+    # device (reproduction.py): float summation order only, far within 10 %
+    same_run_tolerance: float = 0.1
 
     @property
     def package(self):
@@ -74,6 +77,10 @@ class Assignment:
         """The contract's file checks, in contract order, each once."""
         return tuple(dict.fromkeys(f.check for f in self.contract))
 
+    def files_of(self, check):
+        """The contract's files that file check `check` grades."""
+        return tuple(f for f in self.contract if f.check == check)
+
     @property
     def zip(self):
         return DIST / f"{self.name}-autograder.zip"
@@ -85,13 +92,33 @@ class Assignment:
     @property
     def lesson(self) -> Lesson:
         """The lesson package's implementation of the lesson interface."""
-        return importlib.import_module(f"autograder.{self.package}").LESSON
+        return lesson_package(self.package).LESSON
+
+    @property
+    def lesson_dir(self) -> Path:
+        """The lesson package's folder, which the build ships as autograder/<package>/."""
+        return Path(lesson_package(self.package).__file__).parent
+
+
+def lesson_package(package):
+    """The lesson package: autograder.<package>, where the build puts every lesson it ships, or
+    else a top-level <package> on sys.path, a lesson kept outside this repository's autograder/
+    (tests/second_lesson's)."""
+    for module in (f"{__package__}.{package}", package):
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name not in (module, __package__ + "." + package):  # a module the lesson imports is missing
+                raise
+    raise ModuleNotFoundError(f"no lesson package {package}", name=package)
 
 
 def get(name=DEFAULT):
     """The Assignment called `name` (default: this package's lesson)."""
     package = name.replace("-", "_")
     try:
-        return importlib.import_module(f"autograder.{package}").ASSIGNMENT
+        return lesson_package(package).ASSIGNMENT
     except ModuleNotFoundError as e:
+        if e.name != package:
+            raise
         raise SystemExit(f"No assignment called {name!r}: its lesson package autograder/{package}/ is missing.") from e

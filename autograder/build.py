@@ -33,7 +33,6 @@ from nbclient import NotebookClient
 
 from otter.assign.blocks import get_cell_config, is_assignment_config_cell
 
-from . import COPY_IGNORE
 from .assignment import get
 from .nbgrader_course import COURSE, write_course
 
@@ -41,7 +40,7 @@ PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
 # The core modules the student notebook carries for its self-check, besides the lesson's own.
-CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "submit")
+CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "files", "selfcheck", "submit")
 PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
 # Appended to otter's setup.sh, which Gradescope runs once, as root, when it builds the image.
 SETUP_CONFINEMENT = """
@@ -72,8 +71,18 @@ def release_of(assignment):
 
 def shipped_files(assignment):
     """{path in the notebook's folder: source} of the modules the student notebook carries."""
-    modules = [Path(f"{m}.py") for m in CORE_SHIPPED] + [Path(assignment.package, f"{m}.py") for m in assignment.shipped]
-    return {f"autograder/{m.as_posix()}": (PACKAGE / m).read_text() for m in modules}
+    core = {f"autograder/{m}.py": (PACKAGE / f"{m}.py").read_text() for m in CORE_SHIPPED}
+    return {**core, **{f"autograder/{assignment.package}/{m}.py": (assignment.lesson_dir / f"{m}.py").read_text()
+                       for m in assignment.shipped}}
+
+
+def package_files(assignment):
+    """{path in the autograder: file} of the grader's package: the core and the lesson, which the
+    build puts at autograder/<package>/ wherever it is kept."""
+    files = {Path("autograder") / f.relative_to(PACKAGE): f for f in sorted(PACKAGE.rglob("*.py")) if "dist" not in f.parts}
+    lesson = assignment.lesson_dir
+    files.update({Path("autograder", assignment.package) / f.relative_to(lesson): f for f in sorted(lesson.rglob("*.py"))})
+    return files
 
 
 def for_platform(nb, platform):
@@ -89,13 +98,15 @@ def for_platform(nb, platform):
     return nb
 
 
-def stage(assignment, build):
-    """The master and everything otter assign should see, in a fresh folder; returns the staged
-    folder and the lesson's files for the release and the zip."""
+def stage(assignment, build, source):
+    """The master (in `source`) and everything otter assign should see, in a fresh folder; returns
+    the staged folder and the lesson's files for the release and the zip."""
     shutil.rmtree(build, ignore_errors=True)
     staged = build / "stage"
-    shutil.copytree(source_of(assignment), staged, ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
-    shutil.copytree(PACKAGE, staged / "autograder", ignore=COPY_IGNORE)
+    shutil.copytree(source, staged, ignore=shutil.ignore_patterns("checkpoints", "data", "*.pth"))
+    for rel, f in package_files(assignment).items():
+        (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, staged / rel)
     extra = assignment.lesson.stage(staged, build, release_of(assignment))
     master = for_platform(nbformat.read(staged / assignment.notebook, as_version=4), "otter")
     [cell] = [c for c in master.cells if c.source.startswith(EXPORT_MARKER)]
@@ -140,7 +151,7 @@ def release(out, extra, release_dir, notebook):
     normalize(release_dir / notebook)
 
 
-def autograder_zip(out, extra, zip_path):
+def autograder_zip(assignment, out, extra, zip_path):
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     [built] = (out / "autograder").glob("*.zip")
     with zipfile.ZipFile(built) as src, zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -150,9 +161,8 @@ def autograder_zip(out, extra, zip_path):
             dst.writestr(item, data)
         for f in extra:
             dst.write(f, f"files/{f.name}")
-        for f in sorted(PACKAGE.rglob("*.py")):
-            if "dist" not in f.parts:
-                dst.write(f, Path("autograder") / f.relative_to(PACKAGE))
+        for rel, f in package_files(assignment).items():
+            dst.write(f, rel)
 
 
 def submit(notebook, work, edit=None, allow_errors=False, timeout=600):
@@ -182,30 +192,31 @@ def samples(out, build, release_dir, samples_dir, notebook):
         zf.write(release_dir / notebook, notebook)
 
 
-def nbgrader_course(assignment, staged, extra, course):
+def nbgrader_course(assignment, source, staged, extra, course):
     """The nbgrader course's source/<name>/ from the master, with the data the master gives the
     autograder (its autograder_files, but the package) and the lesson's release files."""
-    master = for_platform(nbformat.read(source_of(assignment) / assignment.notebook, as_version=4), "nbgrader")
+    master = for_platform(nbformat.read(source / assignment.notebook, as_version=4), "nbgrader")
     [config] = [c for c in master.cells if is_assignment_config_cell(c)]
     given = get_cell_config(config)["autograder_files"]
     files = [staged / f for f in given if f != "autograder"] + list(extra)
     return write_course(assignment, master, files, shipped_files(assignment), course)
 
 
-def main(assignment=None, build=None, release_dir=None, zip_path=None, samples_dir=None, course=None,
+def main(assignment=None, source=None, build=None, release_dir=None, zip_path=None, samples_dir=None, course=None,
          with_samples=True):
-    """Build everything for `assignment` (default: get()); `with_samples=False` skips running the
-    solution notebook. Paths default to the repository's (release/<name>/, autograder/dist/)."""
+    """Build everything for `assignment` (default: get()) from the master in `source`;
+    `with_samples=False` skips running the solution notebook. Paths default to the repository's
+    (source/<name>/, release/<name>/, autograder/dist/)."""
     a = assignment or get()
-    build = build or REPO / "build" / a.name
+    source, build = source or source_of(a), build or REPO / "build" / a.name
     release_dir, zip_path, samples_dir = release_dir or release_of(a), zip_path or a.zip, samples_dir or a.samples
-    staged, extra = stage(a, build)
+    staged, extra = stage(a, build, source)
     out = build / "dist"
     assign(staged, out, a.notebook)
     release(out, extra, release_dir, a.notebook)
-    autograder_zip(out, extra, zip_path)
+    autograder_zip(a, out, extra, zip_path)
     print(f"release:    {release_dir}/\nautograder: {zip_path}")
-    print(f"nbgrader:   {nbgrader_course(a, staged, extra, course or COURSE)}/")
+    print(f"nbgrader:   {nbgrader_course(a, source, staged, extra, course or COURSE)}/")
     if with_samples:
         samples(out, build, release_dir, samples_dir, a.notebook)
         print(f"samples:    {samples_dir}/")

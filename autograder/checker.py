@@ -21,20 +21,20 @@ import torch
 from . import integrity
 from .assignment import VERDICTS_ENV
 from .codes import Found, Verdict, problem
+from .files import Files
 from .load import device
 
 
 def main(assignment, names, submitted, kernel_free=False):
     given = json.load(sys.stdin) if kernel_free else {}
     verdicts = given.get("verdicts", {})
-    lesson, on = assignment.lesson, device()
-    checks = lesson.file_checks()
+    checks, on = assignment.lesson.file_checks(), device()
     torch.set_num_threads(1)  # small model, small batches: one thread is faster and uses half the CPU
     if on == "cuda":  # the same verdicts on every grading, as on the CPU (PyTorch's reproducibility notes)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     for name in names:
-        files = lesson.files(submitted, on)
+        files = Files(assignment, submitted, on)
         try:
             found = checks[name](files)
         except Exception as e:  # a crafted file may break a stage: report it, never stop the others

@@ -11,23 +11,19 @@ the lesson's torch-heavy modules when it is called.
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .codes import Found
 
+if TYPE_CHECKING:  # files.py loads with torch, which the declaration never imports
+    from .files import Files
 
-class Files(Protocol):
-    """The contract's files of one folder, as one check reads them."""
-
-    fingerprints: dict  # contract path -> what a re-run must reproduce, for every file that loaded
-
-
-Check = Callable[[Files], Found]
+Check = Callable[["Files"], Found]
 
 
 class Lesson(ABC):
-    """What a lesson provides the core: its file checks, the files they read, its messages, the
-    TA's view of a file, the feedback's picture and its build step."""
+    """What a lesson provides the core: its file checks (the grader's and the student's), a file's
+    fingerprint, its messages, the TA's view of a file, the feedback's picture and its build step."""
 
     @abstractmethod
     def file_checks(self) -> Mapping[str, Check]:
@@ -37,8 +33,14 @@ class Lesson(ABC):
         picture included."""
 
     @abstractmethod
-    def files(self, folder: Path, device: str) -> Files:
-        """The contract's files in `folder`, loaded on `device` when a check first reads them."""
+    def self_checks(self) -> Mapping[str, Check]:
+        """The same checks as a student runs them (selfcheck.py, shipped in the notebook): the
+        grader's rules, codes and messages, without what only the grader runs."""
+
+    @abstractmethod
+    def fingerprint(self, obj: Any, saved_on: list[str]) -> dict:
+        """What a re-run must reproduce of a loaded file (reproduction.py says what the entries
+        mean), with `saved_on`, the device types its tensors were saved from."""
 
     @abstractmethod
     def messages(self) -> Mapping[str, str]:

@@ -8,7 +8,7 @@ torch.manual_seed seeds but which yields other numbers than the CPU one. The ini
 run with another dropout stream, and that is what this script emulates on the CPU: it replays
 the notebook's three training runs (Exercises 2, 3 and 4, same seeds, same code as
 autograder/saving_and_loading/model.py) once with the CPU stream and once per extra stream, and prints, side
-by side, the numbers the grader compares across a re-run (verification.same_run) and the ratios it
+by side, the numbers the grader compares across a re-run (reproduction.same_run) and the ratios it
 scores (live_run.continuity, resume.ADVANTAGE_THRESHOLD).
 """
 

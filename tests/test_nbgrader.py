@@ -184,8 +184,8 @@ FAILURES = {  # student: (cells added to the reference, autograde options)
     "sleeps-past-the-run-limit": ([(FIRST_CELL, under_grading(SLEEP))], ("--BoundedExecute.run_time_limit=20",)),
     # a broken best.pth, and its hidden tests' file check bypassed in the kernel (as
     # hostile-replace-require does under otter)
-    "kernel-passes-a-broken-file": ([(FIRST_CELL, under_grading("from autograder.saving_and_loading import hidden\n"
-                                                                "hidden.require_files = lambda *args, **kwargs: None"))],
+    "kernel-passes-a-broken-file": ([(FIRST_CELL, under_grading("from autograder import reproduction\n"
+                                                                "reproduction.require_files = lambda *args, **kwargs: None"))],
                                     ()),
     "instructor-left-a-checkpoint": ([], ()),
 }

@@ -47,14 +47,14 @@ def shipped(built, tmp_path_factory):
 
 def test_the_notebook_ships_the_file_checks_and_not_the_hidden_rules(shipped):
     assert sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*.py")) == sorted(build.shipped_files(ASSIGNMENT))
-    assert not {"resume", "early_stopping", "hidden", "checks", "plugin"} & {p.stem for p in shipped.rglob("*.py")}
+    assert not {"resume", "early_stopping", "hidden", "checks", "plugin", "reproduction"} & {p.stem for p in shipped.rglob("*.py")}
 
 
 def test_the_shipped_self_check_runs_alone_on_the_reference(shipped, built, tmp_path):
     with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as zf:
         zf.extractall(tmp_path)
-    run = run_shipped(shipped, "import sys\nfrom autograder.saving_and_loading import selfcheck\n"
-                      "sys.exit(0 if selfcheck.report() else 1)", tmp_path)
+    run = run_shipped(shipped, "import sys\nfrom autograder import selfcheck\n"
+                      "sys.exit(0 if selfcheck.report('saving-and-loading') else 1)", tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("- OK") == len(FILE_CHECKS)
 
@@ -107,8 +107,8 @@ def shipped_codes(shipped, catalogue, tmp_path_factory):
     for name in graded:
         with zipfile.ZipFile(folder / f"{name}.zip") as zf:
             zf.extractall(root / name)
-    script = ("import json, pathlib\nfrom autograder.saving_and_loading.selfcheck import verdicts\n"
-              "print(json.dumps({d.name: sorted({p.code for v in verdicts(folder=d) for p in v.problems})"
+    script = ("import json, pathlib\nfrom autograder.selfcheck import verdicts\n"
+              "print(json.dumps({d.name: sorted({p.code for v in verdicts('saving-and-loading', folder=d) for p in v.problems})"
               " for d in pathlib.Path('.').iterdir()}))")
     run = run_shipped(shipped, script, root)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -11,7 +11,9 @@ from autograder.saving_and_loading import LR, STEPS_PER_EPOCH
 from autograder.saving_and_loading import model as ref
 from autograder.saving_and_loading.inspection import inspect_checkpoint
 from autograder.saving_and_loading.resume import ADVANTAGE_THRESHOLD, resume_advantage
-from autograder.saving_and_loading.verification import fingerprint, same_run, verify_train_loss, verify_val_loss
+from autograder.reproduction import same_run as reproduced
+from autograder.saving_and_loading import ASSIGNMENT
+from autograder.saving_and_loading.verification import fingerprint, verify_train_loss, verify_val_loss
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +83,17 @@ def test_stale_optimizer_state_is_caught_by_its_step_count(run):
     assert [p.code for p in problems] == ["stale_optimizer_state"]
 
 
+def same_run(submitted, regenerated):
+    return reproduced(submitted, regenerated, "c", ASSIGNMENT.same_run_tolerance)
+
+
 def test_reproduction_fingerprints(run):
     saved, _, _ = run
     fp = fingerprint(saved[10])
-    assert same_run(fp, fingerprint(copy.deepcopy(saved[10])), "c") == []
-    assert [p.code for p in same_run(fp, fingerprint(saved[1]), "c")] == ["not_reproduced"]
-    assert [p.code for p in same_run(fp, None, "c")] == ["not_reproduced"]
-    assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}), "c")] == ["not_reproduced"]
+    assert same_run(fp, fingerprint(copy.deepcopy(saved[10]))) == []
+    assert [p.code for p in same_run(fp, fingerprint(saved[1]))] == ["not_reproduced"]
+    assert [p.code for p in same_run(fp, None)] == ["not_reproduced"]
+    assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}))] == ["not_reproduced"]
 
 
 def test_reproduction_across_devices_compares_what_no_dropout_stream_changes(run):
@@ -95,11 +101,11 @@ def test_reproduction_across_devices_compares_what_no_dropout_stream_changes(run
     saved, _, _ = run
     on_gpu = fingerprint(saved[10], ["cuda"])
     other_run = {**saved[1], "loss": saved[10]["loss"] * 1.25}  # another epoch, another loss
-    assert same_run(on_gpu, fingerprint(other_run, ["cpu"]), "c") == []
-    assert [p.code for p in same_run(fingerprint(saved[10], ["cpu"]), fingerprint(other_run, ["cpu"]), "c")] == [
+    assert same_run(on_gpu, fingerprint(other_run, ["cpu"])) == []
+    assert [p.code for p in same_run(fingerprint(saved[10], ["cpu"]), fingerprint(other_run, ["cpu"]))] == [
         "not_reproduced"]
     no_optimizer = {k: v for k, v in saved[10].items() if k != "optimizer_state_dict"}
-    assert [p.code for p in same_run(on_gpu, fingerprint(no_optimizer, ["cpu"]), "c")] == ["not_reproduced"]
+    assert [p.code for p in same_run(on_gpu, fingerprint(no_optimizer, ["cpu"]))] == ["not_reproduced"]
 
 
 def test_rng_state_makes_the_resume_bit_identical(run, tmp_path):
@@ -139,7 +145,8 @@ def test_the_early_stopping_state_is_the_best_epochs(built, tmp_path, state, cod
     changed one way."""
     import zipfile
 
-    from autograder.saving_and_loading.filechecks import Files, check_early_stopping
+    from autograder.files import Files
+    from autograder.saving_and_loading.filechecks import check_early_stopping
 
     rel = "checkpoints/early_stopping_best.pth"
     with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as z:
@@ -147,6 +154,6 @@ def test_the_early_stopping_state_is_the_best_epochs(built, tmp_path, state, cod
         (tmp_path / rel).write_bytes(z.read(rel))
     ckpt = torch.load(tmp_path / rel, weights_only=True)
     torch.save({**ckpt, "early_stopping": state(ckpt["early_stopping"])}, tmp_path / rel)
-    found = check_early_stopping(Files(tmp_path))
+    found = check_early_stopping(Files(ASSIGNMENT, tmp_path))
     assert [p.code for p in found.problems] == ([code] if code else [])
     assert phrase is None or phrase in found.problems[0].message

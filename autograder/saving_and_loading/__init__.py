@@ -35,8 +35,8 @@ ASSIGNMENT = Assignment(
     ),
     # the grader's file checks and the public tests of the run (live_run), without the resume run,
     # the early-stopping sequences or the reproduction check, which stay with the grader
-    shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "selfcheck",
-             "live_run", "expected"),
+    shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "live_run",
+             "expected"),
     data_env=DATA_ENV,
 )
 
@@ -45,12 +45,18 @@ class SavingAndLoading(Lesson):
     """This lesson's side of the lesson interface (autograder/lesson.py)."""
 
     def file_checks(self):
-        from .checks import CHECKS
+        """The student's checks (filechecks.py), with the crash checkpoint's replaced by the
+        grader's, which adds its resume run (resume.py)."""
+        from . import filechecks, resume
+        return {**filechecks.CHECKS, "crash": resume.check_crash_resumes}
+
+    def self_checks(self):
+        from .filechecks import CHECKS
         return CHECKS
 
-    def files(self, folder, device):
-        from .filechecks import Files
-        return Files(folder, device)
+    def fingerprint(self, obj, saved_on):
+        from .verification import fingerprint
+        return fingerprint(obj, saved_on)
 
     def messages(self):
         from .messages import MESSAGES

@@ -2,57 +2,24 @@
 
 One implementation, run at two moments:
 - by the grader, on the submitted originals (sealed before any student code runs), in its own
-  interpreter (checks.py: the grader's crash check adds its resume run of the crash checkpoint);
-- by the student, on the files their notebook has just written (selfcheck.py): the same rules,
-  codes and messages, shipped inside the student notebook.
+  interpreter (the lesson's file_checks(): the grader's crash check adds its resume run);
+- by the student, on the files their notebook has just written (the core's selfcheck.py): the
+  same rules, codes and messages, shipped inside the student notebook.
 A check reads top to bottom: load -> inspect -> verify, and returns what it Found.
 """
 
 import functools
-from pathlib import Path
 
-from .. import load
 from ..codes import Found
 from . import ASSIGNMENT, STEPS_PER_EPOCH, inspection, verification
 from .messages import problem
 from .model import canonical_splits
 from .recorded import loss_value
 
-BY_PATH = {f.path: f for f in ASSIGNMENT.contract}
-LIMITS = (ASSIGNMENT.checkpoint_bytes_limit, ASSIGNMENT.checkpoint_unpacked_limit)
-
-
-class Files:
-    """The contract's files in one folder, each loaded once through load.load and fingerprinted."""
-
-    def __init__(self, folder, device="cpu"):
-        self.folder, self.device = Path(folder), device
-        self.fingerprints = {}  # path -> what a re-run must reproduce (verification.fingerprint)
-        self._loaded = {}
-
-    def get(self, rel):
-        """(object or None, problems) for the file at `rel`."""
-        if rel not in self._loaded:
-            path = self.folder / rel
-            if not path.is_file():
-                refused = problem("missing", name=rel, remedy=f"run {BY_PATH[rel].written_by}, then export again")
-                self._loaded[rel] = None, [refused]
-            else:
-                obj, refused = load.load(path, self.device, name=rel, limits=LIMITS)
-                if refused is None:
-                    self.fingerprints[rel] = verification.fingerprint(obj, load.saved_on(path))
-                self._loaded[rel] = obj, [refused] if refused else []
-        return self._loaded[rel]
-
-
 @functools.cache
 def data():
     """(train, val, test) of the lesson's data split, read once per interpreter."""
     return canonical_splits()
-
-
-def files_of(check):
-    return [f for f in ASSIGNMENT.contract if f.check == check]
 
 
 def checkpoint(files, spec):
@@ -69,21 +36,21 @@ def checkpoint(files, spec):
 
 
 def check_saved_model(files):
-    [spec] = files_of("saved_model")
+    [spec] = ASSIGNMENT.files_of("saved_model")
     sd, refused = files.get(spec.path)
     return Found(refused + (inspection.inspect_state_dict(sd, spec.path) if sd is not None else []))
 
 
 def check_periodic(files):
-    return sum((checkpoint(files, spec)[1] for spec in files_of("periodic")), Found())
+    return sum((checkpoint(files, spec)[1] for spec in ASSIGNMENT.files_of("periodic")), Found())
 
 
 def check_best(files):
     """Valid, and no worse than the run's periodic checkpoints: best is the minimum so far."""
-    [spec] = files_of("best")
+    [spec] = ASSIGNMENT.files_of("best")
     best, found = checkpoint(files, spec)
     if best is not None:
-        for other_spec in files_of("periodic"):
+        for other_spec in ASSIGNMENT.files_of("periodic"):
             other, _ = files.get(other_spec.path)
             lower = loss_value(other.get("val_loss")) if isinstance(other, dict) else None
             if lower is not None and lower < best["val_loss"] and best["epoch"] >= other_spec.epoch:
@@ -95,7 +62,7 @@ def check_best(files):
 def crash_checkpoint(files):
     """(checkpoint or None, Found) for the crash checkpoint: its training loss must be one its
     own weights can have produced (verification.verify_train_loss)."""
-    [spec] = files_of("crash")
+    [spec] = ASSIGNMENT.files_of("crash")
     ckpt, found = checkpoint(files, spec)
     if ckpt is not None:
         found.problems += verification.verify_train_loss(ckpt, spec.path, data()[0], files.device)
@@ -107,7 +74,7 @@ def check_crash(files):
 
 
 def check_early_stopping(files):
-    [spec] = files_of("early_stopping")
+    [spec] = ASSIGNMENT.files_of("early_stopping")
     ckpt, found = checkpoint(files, spec)
     if ckpt is not None:
         state, epoch = ckpt["early_stopping"], ckpt["epoch"]

@@ -1,47 +1,16 @@
-"""The hidden tests' assertions, one call per hidden-test cell: they run in the notebook's kernel
-after otter has re-run it, and every message goes through Verdict.render, as the file checks' do.
+"""The hidden tests of the notebook's own objects, one call per hidden-test cell: they run in the
+notebook's kernel after otter has re-run it, and every message goes through Verdict.render, as the
+file checks' do. (The hidden file tests are the core's reproduction.require_files, which the grader
+runs in its own interpreter; the public tests of the run are in live_run.py.)
 
-Calls without arguments (require_files) need nothing from the live notebook: the grader runs them
-again in its own interpreter after the kernel has ended, and that run's verdict counts
-(autograder/integrity.py); in the kernel they find no verdicts. The others test the notebook's
-own objects; the public tests of its run are in live_run.py.
+Each raises AssertionError with the grader's messages and codes, one line a problem.
 """
-
-import json
-import os
-from pathlib import Path
 
 import torch
 
-from .. import load
-from ..assignment import VERDICTS_ENV
 from ..codes import Verdict
-from . import early_stopping, resume, verification
+from . import early_stopping, resume
 from .live_run import assert_ok
-
-
-def require_files(*names: str) -> None:
-    """The submitted files passed the file checks `names`, and the notebook's re-run wrote the same
-    files (same keys and epochs, losses within 10 %).
-
-    Args:
-        *names: file checks (saved_model, periodic, best, crash, early_stopping).
-
-    Raises:
-        AssertionError: the grader's messages and codes, one line a problem (as do all the
-        require_* below).
-    """
-    verdicts = Path(os.environ.get(VERDICTS_ENV, ""))
-    if not verdicts.is_file():  # as in the notebook's kernel: the grader's own interpreter runs this
-        raise AssertionError("No grading verdicts here: the grader checks the submitted files in its own "
-                             "interpreter after the notebook's run.")
-    for name in names:
-        verdict = Verdict.from_dict(json.loads(verdicts.read_text())[name])
-        for rel, fp in verdict.files.items():
-            again, refused = load.load(rel)
-            regenerated = None if refused else verification.fingerprint(again, load.saved_on(rel))
-            verdict.problems += verification.same_run(fp, regenerated, rel)
-        assert_ok(verdict)
 
 
 def require_bit_identical(history_after: list[float], train_set: torch.utils.data.Dataset) -> None:

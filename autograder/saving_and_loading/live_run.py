@@ -10,8 +10,7 @@ import torch
 
 from ..codes import Verdict
 from ..load import load
-from . import CRASH_EPOCH, STEPS_PER_EPOCH
-from .filechecks import files_of
+from . import ASSIGNMENT, CRASH_EPOCH, STEPS_PER_EPOCH
 from .messages import problem
 from .recorded import adam_steps, loss_value
 
@@ -33,7 +32,7 @@ def require_best_of(val_history: list[float]) -> None:
         AssertionError: the grader's messages and codes, one line a problem (as do all the
         require_* here).
     """
-    [spec] = files_of("best")
+    [spec] = ASSIGNMENT.files_of("best")
     best, refused = load(spec.path)
     problems = [refused] if refused else []
     if best is not None and val_history:
@@ -66,7 +65,7 @@ def require_restored(model: torch.nn.Module) -> None:
     Args:
         model: es_model, after train_with_early_stopping.
     """
-    [spec] = files_of("early_stopping")
+    [spec] = ASSIGNMENT.files_of("early_stopping")
     best, refused = load(spec.path)
     problems = [refused] if refused else []
     if best is not None:

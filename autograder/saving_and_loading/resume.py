@@ -6,7 +6,8 @@ Two sides of Exercise 3:
   order, so they differ only in the optimizer state. Measured on this lesson's model: the
   fresh-Adam epoch loss is 1.19x-1.37x the restored one over 9 dropout streams
   (tests/benchmark_streams.py), while dropout noise alone moves an epoch's loss by up to 12 %,
-  which is why the two runs share one. Runs before the notebook (checks.py).
+  which is why the two runs share one. Runs after the notebook, in the checker (the lesson's
+  file_checks()).
 - with the optional RNG extension, whether the student's own resumed run is bit-identical, tested
   in the kernel after the notebook (hidden.py). Its loss history and Adam step count are public
   tests (live_run.py).
@@ -16,7 +17,8 @@ import torch
 
 from ..codes import Found
 from ..load import load
-from .filechecks import crash_checkpoint, data, files_of
+from . import ASSIGNMENT
+from .filechecks import crash_checkpoint, data
 from .messages import problem
 from .model import MNISTModel, make_loader, train_one_epoch
 from .recorded import loss_value
@@ -56,7 +58,7 @@ def check_crash_resumes(files):
     ckpt, found = crash_checkpoint(files)
     if ckpt is None:
         return found
-    problems, ratio, curves = resume_advantage(ckpt, files_of("crash")[0].path, data()[0], files.device)
+    problems, ratio, curves = resume_advantage(ckpt, ASSIGNMENT.files_of("crash")[0].path, data()[0], files.device)
     found.notes.append(f"resumed with its Adam state, the first epoch's loss is {ratio:.2f}x lower than with a fresh Adam")
     return Found(found.problems + problems, found.notes, {
         "epoch": ckpt["epoch"], "loss": loss_value(ckpt["loss"]), **{k: [round(x, 5) for x in v] for k, v in curves.items()}})
@@ -64,7 +66,7 @@ def check_crash_resumes(files):
 
 # --- the optional RNG extension, in the kernel after the notebook (0 points) ---------------------
 
-def bit_identical_resume(history_after, train_set, rel=files_of("crash")[0].path):
+def bit_identical_resume(history_after, train_set, rel=ASSIGNMENT.files_of("crash")[0].path):
     """Problems when a checkpoint carrying the RNG state (the optional extension) does not resume
     bit-identically: on the CPU, the first resumed epoch recomputed from the checkpoint on the
     notebook's own `train_set` (what its resume trained on; the kernel needs no second copy of

@@ -33,7 +33,6 @@ from autograder import grade
 from autograder.build import submit
 from autograder.saving_and_loading import ASSIGNMENT
 from autograder.saving_and_loading.build import save_as_on_gpu
-from autograder.saving_and_loading.verification import SAME_RUN_TOLERANCE
 
 NAME, NOTEBOOK = ASSIGNMENT.name, ASSIGNMENT.notebook
 
@@ -111,11 +110,11 @@ def value(spec, run_zip, reference_zip):
 
 
 # How a premise compares two values; `apart_from`: further apart than the grader's re-run
-# tolerates (SAME_RUN_TOLERANCE of the larger), so the re-run cannot pass one for the other;
+# tolerates (same_run_tolerance of the larger), so the re-run cannot pass one for the other;
 # `within`: not apart, so it can.
 PREMISE_TESTS = {"is": operator.eq, "at_most": operator.le,
-                 "apart_from": lambda a, b: abs(a - b) > SAME_RUN_TOLERANCE * max(a, b),
-                 "within": lambda a, b: abs(a - b) <= SAME_RUN_TOLERANCE * max(a, b)}
+                 "apart_from": lambda a, b: abs(a - b) > ASSIGNMENT.same_run_tolerance * max(a, b),
+                 "within": lambda a, b: abs(a - b) <= ASSIGNMENT.same_run_tolerance * max(a, b)}
 
 
 def check_premise(entry, run_zip, reference_zip):
