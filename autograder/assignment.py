@@ -77,6 +77,11 @@ class Assignment:
         """The contract's file checks, in contract order, each once."""
         return tuple(dict.fromkeys(f.check for f in self.contract))
 
+    @property
+    def checkpoint_limits(self):
+        """(bytes, unpacked bytes) of one submitted file: what load.load refuses beyond."""
+        return self.checkpoint_bytes_limit, self.checkpoint_unpacked_limit
+
     def files_of(self, check):
         """The contract's files that file check `check` grades."""
         return tuple(f for f in self.contract if f.check == check)

@@ -24,8 +24,7 @@ class Files:
                 written_by = next(f.written_by for f in a.contract if f.path == rel)
                 self._loaded[rel] = None, [problem("missing", name=rel, remedy=f"run {written_by}, then export again")]
             else:
-                obj, refused = load.load(path, self.device, name=rel,
-                                         limits=(a.checkpoint_bytes_limit, a.checkpoint_unpacked_limit))
+                obj, refused = load.load(path, self.device, name=rel, limits=a.checkpoint_limits)
                 if refused is None:
                     self.fingerprints[rel] = a.lesson.fingerprint(obj, load.saved_on(path))
                 self._loaded[rel] = obj, [refused] if refused else []

@@ -95,8 +95,8 @@ def check_archive(path, name, limits=None):
 
 def load(path, device="cpu", name=None, limits=None):
     """(object, problem): the file's content via torch.load(weights_only=True), or a problem.
-    `limits`: (the file's bytes, its entries' unpacked bytes), by default the Assignment's
-    defaults; a lesson's Files passes its own assignment's."""
+    `limits`: (the file's bytes, its entries' unpacked bytes), an assignment's
+    checkpoint_limits; by default the Assignment's defaults."""
     name = name or Path(path).name
     refused, data_pkl = check_archive(path, name, limits)
     if refused:

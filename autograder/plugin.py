@@ -41,7 +41,9 @@ from .report import cell_events, describe_cell, feedback_summary
 
 
 class GuardSubmission(AbstractOtterPlugin):
-    active = None  # the plugin grading in this process, for the harness's fallback
+    # otter makes the plugin itself and keeps it to itself; when otter stops without results (a dead
+    # kernel) the harness reaches the instance grading in this process here, its one way back
+    active = None
     confinement = None  # the kernel's confinement (confine.py), once the submission is sealed
 
     def during_assign(self, assignment):
@@ -122,6 +124,9 @@ class GuardSubmission(AbstractOtterPlugin):
         flags = integrity.rebuild(results, self.tests, checked.trusted, kernel_stopped) + checked.flags
         results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
         results.flags, results.limits = flags, (self.assignment.summary_limit, self.assignment.question_output_limit)
+        # otter makes the results object and writes results.json from its to_gradescope_dict after
+        # the plugins ran; no hook lets a plugin choose that class, so the instance becomes the
+        # subclass that writes HTML, cuts outputs and adds the flags (state: flags and limits only)
         results.__class__ = HtmlOutput
 
     def _last_cell(self):

@@ -58,7 +58,7 @@ def require_files(assignment: str, *names: str) -> None:
     for name in names:
         verdict = Verdict.from_dict(submitted[name])
         for rel, fp in verdict.files.items():
-            again, refused = load.load(rel, limits=(a.checkpoint_bytes_limit, a.checkpoint_unpacked_limit))
+            again, refused = load.load(rel, limits=a.checkpoint_limits)
             regenerated = None if refused else a.lesson.fingerprint(again, load.saved_on(rel))
             verdict.problems += same_run(fp, regenerated, rel, a.same_run_tolerance)
         assert verdict.ok, "\n" + verdict.render()

@@ -8,6 +8,7 @@ import torch
 
 from ..codes import Found
 from ..load import load
+from . import ASSIGNMENT
 from .messages import problem
 from .model import MNISTModel
 from .recorded import adam_steps, loss_value
@@ -107,7 +108,7 @@ def kind_of(obj):
 
 def describe(path, device="cpu"):
     """The TA's view of one file: {path, ok, kind, problems: [{code, message}], notes}."""
-    obj, refused = load(path, device)
+    obj, refused = load(path, device, limits=ASSIGNMENT.checkpoint_limits)
     kind = "unknown" if refused else kind_of(obj)
     if refused:
         found = Found([refused])

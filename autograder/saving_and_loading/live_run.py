@@ -33,7 +33,7 @@ def require_best_of(val_history: list[float]) -> None:
         require_* here).
     """
     [spec] = ASSIGNMENT.files_of("best")
-    best, refused = load(spec.path)
+    best, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
     problems = [refused] if refused else []
     if best is not None and val_history:
         i = min(range(len(val_history)), key=val_history.__getitem__)
@@ -66,7 +66,7 @@ def require_restored(model: torch.nn.Module) -> None:
         model: es_model, after train_with_early_stopping.
     """
     [spec] = ASSIGNMENT.files_of("early_stopping")
-    best, refused = load(spec.path)
+    best, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
     problems = [refused] if refused else []
     if best is not None:
         weights = {k: v.cpu() for k, v in model.state_dict().items()}

@@ -73,7 +73,7 @@ def bit_identical_resume(history_after, train_set, rel=ASSIGNMENT.files_of("cras
     the data) must give exactly the student's loss. On a GPU, dropout draws from the CUDA
     generator, which torch.get_rng_state() does not hold, so there the tolerance of `live_run.continuity`
     applies alone."""
-    ckpt, refused = load(rel)
+    ckpt, refused = load(rel, limits=ASSIGNMENT.checkpoint_limits)
     needed = {"epoch", "model_state_dict", "optimizer_state_dict", "rng_state"}
     if refused or not isinstance(ckpt, dict) or not needed <= set(ckpt) or not history_after:
         return []  # other tests report a checkpoint that lacks the rest
