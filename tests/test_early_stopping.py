@@ -1,7 +1,9 @@
 """Score: the early-stopping reference (property-based) and the continuity rule."""
 
+import copy
 import math
 
+import pytest
 import torch
 from hypothesis import given, strategies as st
 
@@ -135,3 +137,80 @@ def test_optimizer_continued_reads_adams_step_count():
     [fresh] = optimizer_continued(torch.optim.Adam(model.parameters()), 10, crash_epoch=10)
     assert "no steps" in fresh.message and "2500" in fresh.message
     assert [p.code for p in optimizer_continued(None, 10, crash_epoch=10)] == ["optimizer_not_resumed"]
+
+
+# --- every clause of the written rule is pinned --------------------------------------------------
+# Each variant changes one clause of the reference (its docstring's rules), as a student or a
+# Keras or Lightning habit would; the hidden test (require_early_stopping: both comparisons) must
+# fail every one, so each costs its points.
+
+def improving(improves):
+    """The reference's step() with `improves(self, val_loss)` deciding what improves."""
+    def step(self, val_loss, model):
+        self.epoch += 1
+        if improves(self, val_loss):
+            self.best_loss, self.best_epoch, self.counter = val_loss, self.epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.counter += 1
+        return self.counter >= self.patience
+    return step
+
+
+def _prev_improves(self, val_loss):  # against the previous epoch's loss, not the best
+    prev, self.previous = getattr(self, "previous", math.inf), val_loss
+    return val_loss < prev
+
+
+def _zero_based_step(self, val_loss, model):  # epochs counted from 0
+    stop = ReferenceEarlyStopping.step(self, val_loss, model)
+    self.best_epoch -= self.best_epoch == self.epoch
+    return stop
+
+
+def _best_loss_set_once(self, val_loss, model):  # the first loss stays the one to beat
+    first = self.best_loss
+    stop = ReferenceEarlyStopping.step(self, val_loss, model)
+    self.best_loss = self.best_loss if first == math.inf else first
+    return stop
+
+
+def _keeps_live_state(self, val_loss, model):  # the best "copy" is the live state_dict
+    stop = ReferenceEarlyStopping.step(self, val_loss, model)
+    if self.best_epoch == self.epoch:
+        self.best_state = model.state_dict()
+    return stop
+
+
+def _loads_without(key, value):
+    return lambda self, state: ReferenceEarlyStopping.load_state_dict(self, {**state, key: value})
+
+
+VARIANTS = {  # clause broken -> the class's changed methods
+    "epochs counted from 1": {"step": _zero_based_step},
+    "improves when val_loss < best_loss (a tie does not)": {"step": improving(lambda s, v: v <= s.best_loss)},
+    "NaN never improves": {"step": improving(lambda s, v: not v >= s.best_loss)},
+    "NaN only counts (Lightning's check_finite stops)": {
+        "step": lambda s, v, m: ReferenceEarlyStopping.step(s, v, m) or math.isnan(v)},
+    "any decrease improves (Keras/Lightning min_delta=1e-4)": {"step": improving(lambda s, v: v < s.best_loss - 1e-4)},
+    "improvement is against the best, not the previous epoch": {"step": improving(_prev_improves)},
+    "best_loss is updated on improvement": {"step": _best_loss_set_once},
+    "best_state is a copy": {"step": _keeps_live_state},
+    "counter resets on improvement": {"step": lambda s, v, m: NeverResets.step(s, v, m)},
+    "stop when counter reaches patience (Keras's wait >= patience)": {
+        "step": lambda s, v, m: ReferenceEarlyStopping.step(s, v, m) and s.counter > s.patience},
+    "load_state_dict restores counter": {"load_state_dict": _loads_without("counter", 0)},
+    "load_state_dict restores epoch": {"load_state_dict": _loads_without("epoch", 0)},
+    "load_state_dict restores best_loss": {"load_state_dict": _loads_without("best_loss", math.inf)},
+    "load_state_dict restores best_epoch": {"load_state_dict": _loads_without("best_epoch", 0)},
+}
+
+
+@pytest.mark.parametrize("clause", sorted(VARIANTS))
+def test_each_clause_is_pinned_by_a_sequence_its_variant_fails(clause):
+    from autograder.saving_and_loading.early_stopping import compare_resumed_early_stopping
+
+    variant = type("Variant", (ReferenceEarlyStopping,), VARIANTS[clause])
+    problems = compare_early_stopping(variant) + compare_resumed_early_stopping(variant)
+    assert problems, f"no scripted sequence tells the rule from a variant where {clause!r} is broken"
+    assert {p.code for p in problems} <= {"early_stopping", "early_stopping_resume"}

@@ -51,7 +51,7 @@ MESSAGES = {
     "early_stopping": "EarlyStopping differs from the reference on {detail}.",
     "early_stopping_resume": "An EarlyStopping rebuilt with load_state_dict(state_dict()) does not "
     "go on where the first one was: on the validation losses {losses}, resumed after epoch {epoch}, "
-    "it {did} instead of stopping at epoch {want}. state_dict() must hold everything step() uses "
+    "it {did}; one never interrupted {want}. state_dict() must hold everything step() uses "
     "(best_loss, best_epoch, counter, epoch), and load_state_dict() must restore all of it.",
     "early_stopping_state": "{name}: 'early_stopping' is not the stopper's state at its best epoch "
     "({detail}). Call stopper.step(val_loss, model) first, then save when stopper.best_epoch == "
