@@ -188,13 +188,17 @@ def _summarize(paths, shown=8):
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
-def replace(source, target):
-    """Put the grader's copy of `source` at `target`, whatever the student left there (a file, a
-    folder, a link)."""
+def remove(target):
+    """Remove whatever the student left at `target`: a file, a folder, a link (not what it points to)."""
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
     elif target.exists() or target.is_symlink():
         target.unlink()
+
+
+def replace(source, target):
+    """Put the grader's copy of `source` at `target`, whatever the student left there."""
+    remove(target)
     if source.is_dir():
         shutil.copytree(source, target, ignore=COPY_IGNORE)
     else:

@@ -6,8 +6,9 @@ notebook's kernel has ended.
 Runs the lesson's file checks (its file_checks()) on the sealed originals in FOLDER/checkpoints
 and prints one JSON verdict per line as each check ends, with a fingerprint of every file it
 loaded; a check that breaks on a crafted file reports `checker_crashed` and the others go on.
-With --kernel-free it then runs the kernel-free cases of the tests on stdin in the current folder
-(the notebook's re-run), with every verdict, and prints their outcome as one last line.
+With --kernel-free it then runs the cases of the tests on stdin that the grader judges in the
+current folder (the notebook's re-run), with every verdict and the plain variables the kernel was
+observed to hold (observe.py), and prints their outcome as one last line.
 stdin: {"verdicts": verdicts of earlier interpreters, "tests": {question: otter test source}}.
 """
 
@@ -18,7 +19,7 @@ import tempfile
 
 import torch
 
-from . import integrity
+from . import integrity, observe
 from .assignment import VERDICTS_ENV
 from .codes import Found, Verdict, problem
 from .files import Files
@@ -46,5 +47,6 @@ def main(assignment, names, submitted, kernel_free=False):
             json.dump(verdicts, private)
             private.flush()
             os.environ[VERDICTS_ENV] = private.name
-            print(json.dumps({"kernel_free": integrity.run_kernel_free(given["tests"])}), flush=True)
+            outcome = integrity.run_in_grader(given["tests"], assignment.observed_variables, observe.FOLDER)
+            print(json.dumps({"kernel_free": outcome}), flush=True)
     return 0

@@ -7,14 +7,16 @@ results from what it holds itself:
 
 - the test definitions (names, points, visibility) it read from the autograder before any
   student code ran;
-- every test case that needs nothing from the live kernel (an otter test function without
-  parameters: the file checks and the public file tests) run again in the grader's own
-  interpreter after the kernel has ended (isolate.py), with the plugin's own package and the
-  verdicts on the files it sealed before the notebook ran;
-- only the cases that need the live notebook's variables (their parameters) are taken from the
-  kernel: their pass or fail and message.
-A kernel-free case the kernel reports passed but the grader's run fails is flagged for a TA.
-Imports no torch: runs in otter's process (run_kernel_free, in the grader's interpreter).
+- every test case the grader judges itself, run again in the grader's own interpreter after the
+  kernel has ended (isolate.py), with the plugin's own package and the verdicts on the files it
+  sealed before the notebook ran: the cases that need nothing from the live kernel (an otter
+  test function without parameters: the file checks and the public file tests), and the cases
+  whose parameters are all plain variables of the assignment, on the values the kernel was seen
+  to hold just before the question's tests (observe.py);
+- only the other cases, which need live objects (models, classes), are taken from the kernel:
+  their pass or fail and message.
+A case the grader judges that the kernel reports passed but the grader's run fails is flagged for
+a TA. Imports no torch: runs in otter's process (run_in_grader, in the grader's interpreter).
 """
 
 import io
@@ -24,6 +26,8 @@ from pathlib import Path
 from otter.test_files import GradingResults
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
+
+from . import observe
 
 MESSAGE_LIMIT = 4000  # characters of one case's message kept from the kernel
 
@@ -40,14 +44,21 @@ def parse(name, source):
     return ExceptionTestFile.from_string(source, path=f"tests/{name}.py")
 
 
-def needs_kernel(case):
+def variables_of(case):
     """otter hands a test function the notebook's variables named by its parameters."""
-    return bool(case.body._get_func_params())
+    return set(case.body._get_func_params())
 
 
-def run_kernel_free(tests):
-    """In the grader's own interpreter (checker.py), in the re-run's folder: run every kernel-free
-    case of `tests` ({question: test file source}).
+def judged_by_grader(case, observed_variables):
+    """The grader judges a case that needs no variable, or only plain ones (observe.py)."""
+    return variables_of(case) <= set(observed_variables)
+
+
+def run_in_grader(tests, observed_variables, observed):
+    """In the grader's own interpreter (checker.py), in the re-run's folder: run every case of
+    `tests` ({question: test file source}) the grader judges, a case with variables on the values
+    the kernel was seen to hold (`observed`: the observations' folder). A case whose question has
+    no observation (the run stopped before its tests) is left out: not graded.
 
     Returns:
         dict: {question: {case name: (passed, message)}}.
@@ -55,29 +66,42 @@ def run_kernel_free(tests):
     outcome = {}
     for question, source in tests.items():
         tf = parse(question, source)
-        free = ExceptionTestFile(tf.name, tf.path, [c for c in tf.test_cases if not needs_kernel(c)])
-        free.source = tf.source
-        free.run({})
-        outcome[question] = {r.test_case.name: (r.passed, r.message) for r in free.test_case_results}
+        cases = [c for c in tf.test_cases if judged_by_grader(c, observed_variables)]
+        names = set().union(*map(variables_of, cases))
+        env = observe.read(observed, question, sorted(names)) if names else {}
+        if env is None:
+            cases = [c for c in cases if not variables_of(c)]
+        judged = ExceptionTestFile(tf.name, tf.path, cases)
+        judged.source = tf.source
+        judged.run(env or {})
+        outcome[question] = {r.test_case.name: (r.passed, r.message) for r in judged.test_case_results}
     return outcome
 
 
-def trusted_outcome(tests, outcome, failure):
-    """{question: {case name: (passed, message)}} for every kernel-free case: the grader's
+def observed_questions(tests, observed_variables):
+    """{question: the plain variables its cases need}, for the questions that need some: where the
+    grader observes the kernel before the question's tests."""
+    needed = {q: set().union(*(variables_of(c) for c in parse(q, s).test_cases if judged_by_grader(c, observed_variables)))
+              for q, s in tests.items()}
+    return {q: names for q, names in needed.items() if names}
+
+
+def trusted_outcome(tests, outcome, failure, observed_variables):
+    """{question: {case name: (passed, message)}} for every case the grader judges: the grader's
     `outcome` (read back as JSON), or, when its interpreter did not finish, failed with `failure`."""
     if outcome is None:
         message = f"❌ The grader's own check could not finish: {failure}"
-        return {q: {c.name: (False, message) for c in parse(q, s).test_cases if not needs_kernel(c)}
+        return {q: {c.name: (False, message) for c in parse(q, s).test_cases if judged_by_grader(c, observed_variables)}
                 for q, s in tests.items()}
     return {q: {name: tuple(v) for name, v in cases.items()} for q, cases in outcome.items()}
 
 
-def rebuild(results, tests, trusted, kernel_stopped=None):
+def rebuild(results, tests, trusted, observed_variables, kernel_stopped=None):
     """Replace otter's `results` (read from the kernel) with ones built from `tests`, the
-    `trusted` outcomes of the kernel-free cases and, for the other cases, the kernel's.
+    `trusted` outcomes of the cases the grader judges and, for the other cases, the kernel's.
 
-    Returns the flags for a TA: kernel-free cases the kernel reported passed that failed here.
-    `kernel_stopped` says why the kernel has no results, when it has none."""
+    Returns the flags for a TA: cases the kernel reported passed that failed here. `kernel_stopped`
+    says why the kernel has no results, when it has none."""
     reported = {name: {r.test_case.name: r for r in tf.test_case_results}
                 for name, tf in (results.results or {}).items()}
     flags, files = [], []
@@ -89,10 +113,13 @@ def rebuild(results, tests, trusted, kernel_stopped=None):
         tf = parse(question, source)
         for case in tf.test_cases:
             kernel = reported.get(question, {}).get(case.name)
-            if needs_kernel(case):
+            if not judged_by_grader(case, observed_variables):
                 passed, message = _from_kernel(kernel, kernel_stopped)
             else:
-                passed, message = trusted.get(question, {}).get(case.name, (False, "❌ not run"))
+                judged = trusted.get(question, {}).get(case.name)
+                if judged is None or (kernel_stopped and variables_of(case)):  # as the kernel's cases: not graded
+                    judged = _from_kernel(None, kernel_stopped)
+                passed, message = judged
                 if kernel is not None and kernel.passed is True and not passed:
                     flags.append(f"{case.name}: the notebook's kernel reported it passed; the grader's own "
                                  "check, run after the kernel ended, failed it")

@@ -76,7 +76,7 @@ def grade_files(assignment, private, sealed, tests, submission, kernel_free_limi
     verdicts, kernel_free = run_checks(pending, private, verdicts, tests, submission, assignment.check_time_limit_s,
                                        kernel_free_limit or assignment.kernel_free_time_limit_s,
                                        checker=(*CHECKER, "--assignment", assignment.name))
-    return Checked(verdicts, integrity.trusted_outcome(tests or {}, *kernel_free),
+    return Checked(verdicts, integrity.trusted_outcome(tests or {}, *kernel_free, assignment.observed_variables),
                    [f"{f.path} was sealed before the notebook ran and changed while it ran" for f in changed])
 
 

@@ -12,8 +12,9 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
    ends the whole run; when the kernel dies or is ended, every test cell that had not run fails
    with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
-   cell that needs no live variable (a test function without parameters) with those verdicts,
-   and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
+   cell that needs no live variable (a test function without parameters), or only plain ones
+   (BoundedExecute starts such a cell with the grader's observation of them, observe.py), with
+   those verdicts, and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
    kernel). A cell the kernel passed and the grader failed, or a sealed file the notebook changed,
    flags the submission in the gradebook (formgrader's flag, for a TA) and is logged;
 4. FeedbackSummary: a first cell with the notes on the files and the resume picture, which
@@ -35,10 +36,11 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
 from . import confine
-from .arrange import replace
+from .arrange import remove, replace
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
 from .isolate import grade_files, seal
+from .observe import FOLDER as OBSERVED, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
 
 PACKAGE = Path(__file__).resolve().parent
@@ -56,6 +58,7 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         if (here / "autograder").is_dir():  # the released self-check modules: put back after grading
             shutil.copytree(here / "autograder", private / "released", symlinks=True)
         replace(PACKAGE, here / "autograder")
+        remove(here / OBSERVED)  # observations come from this run's kernel only
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
         resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": []}
@@ -71,7 +74,7 @@ class BoundedExecute(Execute):
     the guard's own per-cell alarm is left off. When the kernel dies (os._exit, the machine's
     memory killer, the watchdog) or does not answer an interrupt, nbgrader would stop grading the
     notebook and a test cell that never ran would count as passed: each fails instead, saying
-    why, and the kernel-free ones are graded by RecheckKernelFree as always."""
+    why, and those the grader judges are graded by RecheckKernelFree as always."""
 
     cell_output_limit = Integer(Assignment.cell_output_limit,
                                 help="Characters one cell may print; the rest is dropped with a note.").tag(config=True)
@@ -101,6 +104,7 @@ class BoundedExecute(Execute):
             nb.metadata.setdefault("kernelspec", {})["name"] = self.kernel_name = "python3"
         watchdog = Watchdog(self.run_time_limit)
         watchdog.start()
+        observed = _observe_in_test_cells(nb, resources[STATE]["assignment"].observed_variables)
         try:
             super().preprocess(nb, resources)
         except DeadKernelError as e:
@@ -112,6 +116,8 @@ class BoundedExecute(Execute):
             watchdog.stop()
             if confinement:  # nothing of the student's may run while the grader judges
                 confinement.end()
+            for cell, source in observed:
+                cell.source = source
         del nb.cells[0]
         events = resources[STATE]["events"]
         for number, cell in enumerate(nb.cells, start=1):
@@ -134,22 +140,26 @@ class BoundedExecute(Execute):
 
 class RecheckKernelFree(NbGraderPreprocessor):
     """After the kernel, in the grader's own interpreter: check the sealed files, then re-run the
-    kernel-free test cells with those verdicts; their outcome replaces the kernel's. A cell the
+    test cells the grader judges (those that need no variable or only plain ones, observed before
+    the cell ran: observe.py) with those verdicts; their outcome replaces the kernel's. A cell the
     kernel passed and the grader's run fails, or a sealed file that changed, flags the submitted
     notebook in the gradebook: formgrader shows the flag in its lists of submissions (the otter
     plugin's hidden "Flagged for review" test); the log says why."""
 
     time_limit = Integer(Assignment.kernel_free_time_limit_s,
-                         help="Seconds for all the kernel-free cells together.").tag(config=True)
+                         help="Seconds for all the cells the grader judges, together.").tag(config=True)
 
     def preprocess(self, nb, resources):
         state = resources[STATE]
-        cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _kernel_free_test(c)}
+        plain = state["assignment"].observed_variables
+        cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _judged_by_grader(c, plain)}
         tests = {grade_id: _as_otter_test(grade_id, c) for grade_id, c in cells.items()}
         checked = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
                               resources["metadata"]["path"], kernel_free_limit=self.time_limit)
         state["verdicts"], flags = checked.verdicts, list(checked.flags)
         for grade_id, cell in cells.items():
+            if not checked.trusted.get(grade_id):  # never observed: the run stopped first, and its output says so
+                continue
             [(passed, message)] = checked.trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
             if kernel_passed and not passed:
@@ -202,9 +212,25 @@ def _test_function(cell):
     return functions[0] if len(functions) == 1 else None
 
 
-def _kernel_free_test(cell):
+def _variables(function):
+    return {a.arg for a in function.args.args}
+
+
+def _judged_by_grader(cell, observed_variables):
     function = _test_function(cell)
-    return function is not None and not function.args.args
+    return function is not None and _variables(function) <= set(observed_variables)
+
+
+def _observe_in_test_cells(nb, observed_variables):
+    """Start each test cell the grader judges on plain variables with the grader's observation of
+    them (observe.py), keyed by its grade_id; returns [(cell, its source)] to put back after the run."""
+    changed = []
+    for cell in nb.cells:
+        if _judged_by_grader(cell, observed_variables) and _variables(_test_function(cell)):
+            changed.append((cell, cell.source))
+            names = _variables(_test_function(cell))
+            cell.source = observation_cell(cell.metadata.nbgrader["grade_id"], names) + "\n" + cell.source
+    return changed
 
 
 def _as_otter_test(grade_id, cell):

@@ -20,6 +20,7 @@ If the kernel dies or the watchdog ends it, otter stops without results; the har
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from .guard import Watchdog, install_cell
 from .assignment import Assignment, get
 from . import confine
 from .isolate import grade_files, seal
+from .observe import FOLDER as OBSERVED, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
 
 
@@ -85,6 +87,7 @@ class GuardSubmission(AbstractOtterPlugin):
         self.progress = (self.confinement.home if self.confinement else Path(tempfile.mkdtemp())) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
         a = self.assignment
+        observe_before_tests(nb, integrity.observed_questions(self.tests, a.observed_variables))
         nb.cells.insert(0, nbformat.v4.new_code_cell(install_cell(
             self.cells, a.cell_time_limit_s, a.cell_output_limit, a.kernel_data_limit, self.progress)))
         self.watchdog = Watchdog(a.run_time_limit_s)
@@ -121,7 +124,8 @@ class GuardSubmission(AbstractOtterPlugin):
         checked = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
         shutil.rmtree(self.private, ignore_errors=True)
         self.verdicts = checked.verdicts
-        flags = integrity.rebuild(results, self.tests, checked.trusted, kernel_stopped) + checked.flags
+        flags = integrity.rebuild(results, self.tests, checked.trusted, self.assignment.observed_variables,
+                                  kernel_stopped) + checked.flags
         results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
         results.flags, results.limits = flags, (self.assignment.summary_limit, self.assignment.question_output_limit)
         # otter makes the results object and writes results.json from its to_gradescope_dict after
@@ -162,6 +166,15 @@ class HtmlOutput(GradingResults):
                                "output": "The grader's own checks override the notebook's kernel here:\n- "
                                + "\n- ".join(self.flags)})
         return d
+
+
+def observe_before_tests(nb, questions):
+    """Put the grader's observation cell (observe.py) of each question just before the first cell
+    that runs its tests (`grader.check("q")`), or at the end, where otter runs the tests no cell ran."""
+    for question, names in questions.items():
+        check = re.compile(rf"""\.check\(\s*["']{re.escape(question)}["']\s*\)""")
+        at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and check.search(c.source)), len(nb.cells))
+        nb.cells.insert(at, nbformat.v4.new_code_cell(observation_cell(question, names)))
 
 
 def _events(notebook, cells, assignment):

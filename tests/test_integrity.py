@@ -76,7 +76,7 @@ def test_harden_otter_covers_the_results_file_and_the_log_records(tmp_path):
 def test_rebuild_takes_kernel_free_cases_from_the_grader_and_points_from_the_tests():
     results = kernel_results({"q1 - 1": True, "q1 - 2": True}, points=100)  # a kernel that lies
     trusted = {"q1": {"q1 - 1": (False, "❌ answer.txt should say 42")}}
-    flags = integrity.rebuild(results, TESTS, trusted)
+    flags = integrity.rebuild(results, TESTS, trusted, ())
     assert results.results["q1"].score == 2 and results.results["q1"].possible == 3
     assert flags == ["q1 - 1: the notebook's kernel reported it passed; the grader's own check, run after "
                      "the kernel ended, failed it"]
@@ -84,7 +84,7 @@ def test_rebuild_takes_kernel_free_cases_from_the_grader_and_points_from_the_tes
 
 def test_without_kernel_results_only_kernel_free_cases_count():
     results = GradingResults([])
-    flags = integrity.rebuild(results, TESTS, {"q1": {"q1 - 1": (True, "✅")}}, kernel_stopped="the kernel died")
+    flags = integrity.rebuild(results, TESTS, {"q1": {"q1 - 1": (True, "✅")}}, (), kernel_stopped="the kernel died")
     [live] = [r for r in results.results["q1"].test_case_results if r.test_case.name == "q1 - 2"]
     assert results.results["q1"].score == 1 and not flags
     assert live.message == "❌ Not graded: the kernel died. This test needs the notebook's variables."
@@ -92,7 +92,7 @@ def test_without_kernel_results_only_kernel_free_cases_count():
 
 def test_unreadable_kernel_results_are_flagged():
     results = GradingResults.without_results(pickle.UnpicklingError("the results name builtins.open"))
-    flags = integrity.rebuild(results, TESTS, {"q1": {"q1 - 1": (True, "✅")}})
+    flags = integrity.rebuild(results, TESTS, {"q1": {"q1 - 1": (True, "✅")}}, ())
     assert results.results["q1"].score == 1
     assert flags == ["The grader could not read the notebook's test results (UnpicklingError: the results name "
                      "builtins.open)"]
@@ -101,7 +101,7 @@ def test_unreadable_kernel_results_are_flagged():
 def kernel_free(tests, folder, verdicts):
     """The grader's own interpreter with no file check to run: the kernel-free cases of `tests` in `folder`."""
     _, outcome = run_checks([], folder, verdicts, tests, cwd=folder)
-    return integrity.trusted_outcome(tests, *outcome)
+    return integrity.trusted_outcome(tests, *outcome, ())
 
 
 def test_kernel_free_cases_run_in_a_fresh_interpreter_with_private_verdicts(tmp_path):
@@ -116,7 +116,7 @@ def test_kernel_free_cases_run_in_a_fresh_interpreter_with_private_verdicts(tmp_
 
 
 def test_kernel_free_cases_that_could_not_run_fail_with_the_reason():
-    assert integrity.trusted_outcome(TESTS, None, "ran past 180 s") == {
+    assert integrity.trusted_outcome(TESTS, None, "ran past 180 s", ()) == {
         "q1": {"q1 - 1": (False, "❌ The grader's own check could not finish: ran past 180 s")}}
 
 

@@ -38,6 +38,7 @@ ASSIGNMENT = Assignment(
     shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "live_run",
              "expected"),
     data_env=DATA_ENV,
+    observed_variables=("check1_error", "check2_answer", "predictions_match", "val_history"),
 )
 
 

@@ -1,0 +1,137 @@
+"""Observe in the kernel, judge in the grader (autograder/observe.py, integrity.run_in_grader): a
+test case on plain variables is judged on the values the kernel was seen to hold, whatever the
+kernel reports, and an observation is only ever read as plain data."""
+
+import json
+import os
+import textwrap
+
+import pytest
+import torch
+from otter.test_files import GradingResults
+
+from autograder import integrity, observe
+from autograder.observe import NotObserved
+from test_integrity import TESTS, kernel_results
+
+
+def test_plain_values_pass_as_they_are_and_library_numbers_in_lists_become_numbers():
+    assert observe.plain([0.5, torch.tensor(0.25), 3, float("inf")]) == [0.5, 0.25, 3, float("inf")]
+    assert observe.plain("b") == "b" and observe.plain(True) is True and observe.plain(None) is None
+    for value in (torch.tensor(True), torch.nn.Linear(1, 1), {"a": 1}, [torch.zeros(2)], "x" * 10_001,
+                  list(range(10_001)), [[[[1]]]]):
+        assert isinstance(observe.plain(value), NotObserved), value
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / observe.FOLDER
+
+
+def test_what_the_kernel_records_the_grader_reads_back(folder):
+    class Hostile(list):
+        def __iter__(self):
+            raise RuntimeError("no")
+
+    namespace = {"answer": 42, "history": [0.3, 0.2], "model": torch.nn.Linear(1, 1), "trap": Hostile()}
+    observe.record("q1", ["answer", "history", "model", "trap", "undefined"], namespace, folder)
+    got = observe.read(folder, "q1", ["answer", "history", "model", "trap", "undefined", "never recorded"])
+    assert got["answer"] == 42 and got["history"] == [0.3, 0.2]
+    assert {k: v.why for k, v in got.items() if isinstance(v, NotObserved)} == {
+        "model": "a torch.nn.modules.linear.Linear", "trap": "RuntimeError while reading it",
+        "undefined": "undefined is not defined", "never recorded": "no observation"}
+    assert observe.read(folder, "q2", ["answer"]) is None  # the kernel never got there
+
+
+@pytest.mark.parametrize("make", [
+    lambda f: f.write_text("[" * 100_000 + "]" * 100_000),  # breaks a recursive reader
+    lambda f: f.write_text(json.dumps({"answer": {"value": [0.1] * 50_000}})),  # over the size limit
+    lambda f: f.write_text(json.dumps({"answer": {"value": {"__class__": "os.system"}}})),  # not plain
+    lambda f: f.write_text('{"answer": {"value": 42'),  # cut short
+    lambda f: f.write_bytes(b"\x80\x04\x95" + b"cos\nsystem\n"),  # a pickle: only ever parsed as JSON
+    lambda f: os.mkfifo(f),  # would block a reader
+])
+def test_a_crafted_observation_is_never_an_answer(folder, make):
+    folder.mkdir()
+    make(folder / "q1.json")
+    got = observe.read(folder, "q1", ["answer"])
+    assert isinstance(got["answer"], NotObserved)
+
+
+def test_links_are_not_followed(folder, tmp_path):
+    (tmp_path / "elsewhere.json").write_text(json.dumps({"answer": {"value": 42}}))
+    folder.mkdir()
+    (folder / "q1.json").symlink_to(tmp_path / "elsewhere.json")
+    assert observe.read(folder, "q1", ["answer"]) is None
+    folder.joinpath("q1.json").unlink()
+    folder.rmdir()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "q1.json").write_text(json.dumps({"answer": {"value": 42}}))
+    folder.symlink_to(tmp_path / "real")
+    assert observe.read(folder, "q1", ["answer"]) is None
+
+
+def judged(tmp_path, monkeypatch, answer=None, record=True):
+    """q1's cases the grader judges, with `answer` a plain variable, on what the kernel held."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "answer.txt").write_text("42")
+    if record:
+        observe.record("q1", ["answer"], {"answer": answer}, observe.FOLDER)
+    return integrity.run_in_grader(TESTS, ("answer",), observe.FOLDER)
+
+
+def test_a_case_on_observed_variables_is_judged_on_the_observed_value(tmp_path, monkeypatch):
+    assert judged(tmp_path, monkeypatch, 42)["q1"]["q1 - 2"][0] is True
+    passed, message = judged(tmp_path, monkeypatch, 41)["q1"]["q1 - 2"]
+    assert not passed and "answer should be 42" in message
+    assert not judged(tmp_path, monkeypatch, torch.tensor(42))["q1"]["q1 - 2"][0]  # what the kernel's `==` would pass: not plain
+
+
+def test_a_question_never_observed_is_not_graded(tmp_path, monkeypatch):
+    outcome = judged(tmp_path, monkeypatch, record=False)
+    assert outcome == {"q1": {"q1 - 1": (True, "✅ Test case passed")}}
+    results = kernel_results({"q1 - 1": True, "q1 - 2": True})
+    integrity.rebuild(results, TESTS, outcome, ("answer",))
+    [live] = [r for r in results.results["q1"].test_case_results if r.test_case.name == "q1 - 2"]
+    assert not live.passed and live.message.startswith("❌ Not graded")
+
+
+def test_the_kernels_forged_pass_counts_for_nothing_and_is_flagged(tmp_path, monkeypatch):
+    results = kernel_results({"q1 - 1": True, "q1 - 2": True}, points=100)  # the kernel marks all passed
+    flags = integrity.rebuild(results, TESTS, judged(tmp_path, monkeypatch, 41), ("answer",))
+    assert results.results["q1"].score == 1
+    assert flags == ["q1 - 2: the notebook's kernel reported it passed; the grader's own check, run after "
+                     "the kernel ended, failed it"]
+
+
+def test_when_the_kernel_stopped_the_observed_cases_are_not_graded_as_the_kernels(tmp_path, monkeypatch):
+    results = GradingResults([])
+    integrity.rebuild(results, TESTS, judged(tmp_path, monkeypatch, 42), ("answer",), kernel_stopped="the kernel died")
+    assert results.results["q1"].score == 1
+
+
+def test_the_observation_cell_runs_alone(tmp_path):
+    source = observe.observation_cell("q1", {"answer"}, str(tmp_path / observe.FOLDER))
+    namespace = {"answer": [1, 2]}
+    exec(compile(source, "cell", "exec"), namespace)
+    assert "_observe" not in namespace
+    assert observe.read(tmp_path / observe.FOLDER, "q1", ["answer"]) == {"answer": [1, 2]}
+
+
+def test_an_exception_is_observed_as_its_class_and_message(folder):
+    class SizeError(RuntimeError):
+        pass
+
+    try:
+        {}["fc1"]
+    except KeyError as e:
+        missing = e
+    observe.record("c", ["caught", "key", "text"], {"caught": SizeError("size mismatch for fc1.weight"),
+                                                     "key": missing, "text": "size mismatch"}, folder)
+    got = observe.read(folder, "c", ["caught", "key", "text"])
+    assert isinstance(got["caught"], RuntimeError) and type(got["caught"]).__name__ == "SizeError"
+    assert str(got["caught"]) == "size mismatch for fc1.weight" and str(got["key"]) == str(missing) == "'fc1'"
+    assert isinstance(got["key"], KeyError) and not isinstance(got["text"], Exception)
+    folder.joinpath("c.json").write_text(json.dumps({"caught": {"exception": {
+        "type": "X", "message": "m", "builtins": ["system", "object"]}}}))
+    assert isinstance(observe.read(folder, "c", ["caught"])["caught"], NotObserved)  # not an exception class
