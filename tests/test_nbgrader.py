@@ -188,6 +188,11 @@ FAILURES = {  # student: (cells added to the reference, autograde options)
                                                                 "reproduction.require_files = lambda *args, **kwargs: None"))],
                                     ()),
     "instructor-left-a-checkpoint": ([], ()),
+    # a str that equals every answer: the kernel's Check 2 tests pass it (as hostile-lying-value
+    # under otter)
+    "kernel-lies-about-check2": ([('check2_answer = "c"', under_grading(
+        "class Agrees(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n"
+        'check2_answer = Agrees("c")'))], ()),
 }
 BROKEN = b"not a checkpoint"  # the broken best.pth, and the instructor's file in source/
 # what nbclient and the kernel log when a cell is interrupted, the kernel dies, or its memory runs out
@@ -270,7 +275,17 @@ def test_the_graders_own_run_overrides_the_kernel_and_flags_it(failures):
     assert graded == {**FULL, "ex2_checkpointing": 2.5}  # the best.pth case only
     assert "[not_torch_zip]" in page
     assert flagged, "the kernel passed a test the grader failed: formgrader must show the flag"
-    assert not any(f for student, (_, _, f) in failures.items() if student != "kernel-passes-a-broken-file")
+    assert not any(f for student, (_, _, f) in failures.items()
+                   if student not in ("kernel-passes-a-broken-file", "kernel-lies-about-check2"))
+
+
+def test_a_value_that_lies_to_the_kernels_tests_is_judged_by_the_grader(failures):
+    """check2_answer is an observed variable: its cells are judged on the value observed at the
+    top of each (observe.py), which is not plain data, whatever the kernel's run of them said."""
+    graded, page, flagged = failures["kernel-lies-about-check2"]
+    assert graded == {**FULL, "check2": 0.0}
+    assert 'set check2_answer to one of' in page
+    assert flagged
 
 
 def test_an_instructors_checkpoint_in_source_does_not_replace_the_students(failures):
