@@ -45,8 +45,9 @@ def main(argv=None):
                            "(used by the graders, isolate.py)")
     check.add_argument("names", nargs="*")
     check.add_argument("--submitted", default=".", help="the folder that holds checkpoints/")
-    check.add_argument("--kernel-free", action="store_true", help="then run the kernel-free test cases of the "
-                       "tests on stdin in this folder, and print their outcome")
+    check.add_argument("--kernel-free", action="store_true", help="then run the test cases of the tests on stdin "
+                       "that the grader judges (kernel-free or on observed variables) in this folder, and print "
+                       "their outcome")
     args = parser.parse_args(argv)
 
     if args.command == "inspect":

@@ -53,7 +53,7 @@ class Assignment:
     kernel_data_limit: int = 3 * 2**30  # the kernel's RLIMIT_DATA, bytes
     kernel_tasks: int = 256  # processes and threads of the confined kernel's user (RLIMIT_NPROC): a fork bomb stops
     check_time_limit_s: int = 120  # one file check in the grader's interpreter; a hang costs that check only
-    kernel_free_time_limit_s: int = 180  # the kernel-free test cases together, after the file checks
+    kernel_free_time_limit_s: int = 180  # the test cases the grader judges (kernel-free or observed), together
     question_output_limit: int = 8_000  # characters of one question's output in results.json, cut with a note
     summary_limit: int = 150_000  # characters of the feedback's top-level output, the picture's base64 included
     checkpoint_bytes_limit: int = 50 * 2**20  # one submitted file, before anything opens it

@@ -57,8 +57,10 @@ def judged_by_grader(case, observed_variables):
 def run_in_grader(tests, observed_variables, observed):
     """In the grader's own interpreter (checker.py), in the re-run's folder: run every case of
     `tests` ({question: test file source}) the grader judges, a case with variables on the values
-    the kernel was seen to hold (`observed`: the observations' folder). A case whose question has
-    no observation (the run stopped before its tests) is left out: not graded.
+    the kernel was seen to hold (`observed`: the observations' folder). A question with no
+    observation (the run stopped before its tests, or the notebook kept the grader from observing)
+    is judged on none: its cases fail as on a wrong value; where the run stopped, the grader's
+    callers say not graded instead.
 
     Returns:
         dict: {question: {case name: (passed, message)}}.
@@ -70,10 +72,11 @@ def run_in_grader(tests, observed_variables, observed):
         names = set().union(*map(variables_of, cases))
         env = observe.read(observed, question, sorted(names)) if names else {}
         if env is None:
-            cases = [c for c in cases if not variables_of(c)]
+            env = dict.fromkeys(names, observe.NotObserved("no observation: the grader's cell before these tests "
+                                                           "did not record it"))
         judged = ExceptionTestFile(tf.name, tf.path, cases)
         judged.source = tf.source
-        judged.run(env or {})
+        judged.run(env)
         outcome[question] = {r.test_case.name: (r.passed, r.message) for r in judged.test_case_results}
     return outcome
 

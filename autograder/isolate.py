@@ -1,17 +1,18 @@
-"""The grader's own interpreters: the file checks on the submitted originals and the kernel-free
-test cases, both run after the notebook's kernel has ended, in fresh interpreters.
+"""The grader's own interpreters: the file checks on the submitted originals and the test cases the
+grader judges (kernel-free, or on observed variables: observe.py), both run after the notebook's
+kernel has ended, in fresh interpreters.
 
 Called by the graders (the otter plugin, the nbgrader preprocessors):
 - `seal`, before any student code runs, moves the submitted checkpoints/ out of the re-run's way
   (the notebook writes the same names) into a private folder, and returns each contract file's
   SHA-256. The grader's process keeps the digests, where the notebook cannot reach them;
 - `grade_files`, after the kernel, confirms the digests and runs the lesson's file checks on the
-  originals (checker.py), then the kernel-free test cases on the re-run's files with those
+  originals (checker.py), then the test cases it judges on the re-run's files with those
   verdicts (integrity.py), in one interpreter: one torch import for both instead of one each
   before and after the kernel; it returns the verdicts and the trusted outcome of those cases.
   A file that changed while the notebook ran is not checked: its check's verdict is `changed`.
 The checks share that interpreter while they succeed; a check that hangs or kills it gets a
-`timeout` or `checker_crashed` verdict and the rest go on in a new one, the kernel-free cases in
+`timeout` or `checker_crashed` verdict and the rest go on in a new one, the judged cases in
 the last. `python -P`, with this package on PYTHONPATH, keeps the submission folder (and its copy
 of the package, within the kernel's reach) off sys.path. Imports no torch: this runs inside
 otter's (or nbgrader's) own process.
@@ -52,18 +53,18 @@ class Checked(NamedTuple):
     """What the grader's own interpreters found after the kernel."""
 
     verdicts: dict  # {check name: verdict dict}, for every file check
-    trusted: dict  # {question: {case name: (passed, message)}} of every kernel-free case
+    trusted: dict  # {question: {case name: (passed, message)}} of every case the grader judges
     flags: list  # for a TA: each sealed file the notebook changed or removed while it ran
 
 
 def grade_files(assignment, private, sealed, tests, submission, kernel_free_limit=None):
     """After the kernel: the file checks on the originals `seal` moved to `private`, then the
-    kernel-free cases of `tests` ({question: otter test file source}) in `submission`. The one
+    cases of `tests` ({question: otter test file source}) the grader judges, in `submission`. The one
     call both graders make (the otter plugin, nbgrader's RecheckKernelFree).
 
     Returns:
         Checked: the verdicts of every file check of `assignment` (a check whose file changed gets
-        `changed` instead of running), the trusted outcome of the kernel-free cases (failed, with
+        `changed` instead of running), the trusted outcome of the cases it judges (failed, with
         the reason, when their interpreter did not finish), the flags for a TA. The time limits
         are the assignment's; `kernel_free_limit` replaces its kernel_free_time_limit_s.
     """
@@ -83,11 +84,11 @@ def grade_files(assignment, private, sealed, tests, submission, kernel_free_limi
 def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit=Assignment.check_time_limit_s,
                kernel_free_limit=Assignment.kernel_free_time_limit_s, checker=CHECKER):
     """Run the checks `names` on submitted/checkpoints, then, when `tests` are given, their
-    kernel-free cases in `cwd`; never raises for a check's failure.
+    cases the grader judges in `cwd`; never raises for a check's failure.
 
     Returns:
         (verdicts, outcome): `verdicts` completed with one verdict dict per name, and
-        ({question: {case: [passed, message]}}, None) from the kernel-free cases, or (None, why)
+        ({question: {case: [passed, message]}}, None) from the judged cases, or (None, why)
         when their interpreter did not finish; (None, None) without `tests`.
     """
     verdicts, pending = dict(verdicts or {}), list(names)
@@ -121,7 +122,7 @@ def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit
 
 def _collect(proc, pending, time_limit, kernel_free_limit):
     """Read one JSON line at a time until the process ends: a verdict for each of the checks
-    `pending`, in order, then the kernel-free outcome.
+    `pending`, in order, then the judged cases' outcome.
 
     Returns:
         (verdicts found, the kernel-free outcome or None, whether a check or the kernel-free

@@ -181,7 +181,7 @@ c.BoundedExecute.run_time_limit = {limit("run_time_limit_s")}
 # user, and the log says so.
 c.BoundedExecute.kernel_tasks = {limit("kernel_tasks")}
 c.BoundedExecute.confine = True
-# The kernel-free test cells, re-run by the grader's own interpreter after the kernel, in seconds.
+# The test cells the grader judges (kernel-free or on observed variables), in its own interpreter, in seconds.
 c.RecheckKernelFree.time_limit = {limit("kernel_free_time_limit_s")}
 
 # otter's prompt in place of a solution, so both releases read alike (nbgrader's default raises).

@@ -61,7 +61,8 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         remove(here / OBSERVED)  # observations come from this run's kernel only
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
-        resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": []}
+        resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": [],
+                            "not_run": set()}  # test cells the kernel never reached (BoundedExecute)
         return nb, resources
 
 
@@ -104,7 +105,8 @@ class BoundedExecute(Execute):
             nb.metadata.setdefault("kernelspec", {})["name"] = self.kernel_name = "python3"
         watchdog = Watchdog(self.run_time_limit)
         watchdog.start()
-        observed = _observe_in_test_cells(nb, resources[STATE]["assignment"].observed_variables)
+        observed = _observe_in_test_cells(nb, resources[STATE]["assignment"].observed_variables,
+                                          Path(resources["metadata"]["path"]) / OBSERVED)
         try:
             super().preprocess(nb, resources)
         except DeadKernelError as e:
@@ -131,6 +133,7 @@ class BoundedExecute(Execute):
             for cell in nb.cells[max(number - 1, 0):]:
                 if _is_test(cell):
                     cell.outputs.append(_error(f"Not graded: {stopped}. This test needs the notebook's variables."))
+                    resources[STATE]["not_run"].add(cell.metadata.nbgrader["grade_id"])
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -158,7 +161,7 @@ class RecheckKernelFree(NbGraderPreprocessor):
                               resources["metadata"]["path"], kernel_free_limit=self.time_limit)
         state["verdicts"], flags = checked.verdicts, list(checked.flags)
         for grade_id, cell in cells.items():
-            if not checked.trusted.get(grade_id):  # never observed: the run stopped first, and its output says so
+            if grade_id in state["not_run"] and _variables(_test_function(cell)):  # not graded, as BoundedExecute says
                 continue
             [(passed, message)] = checked.trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
@@ -213,7 +216,9 @@ def _test_function(cell):
 
 
 def _variables(function):
-    return {a.arg for a in function.args.args}
+    """The names otter would hand the test function (all its parameters, as integrity.variables_of)."""
+    a = function.args
+    return {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]}
 
 
 def _judged_by_grader(cell, observed_variables):
@@ -221,15 +226,16 @@ def _judged_by_grader(cell, observed_variables):
     return function is not None and _variables(function) <= set(observed_variables)
 
 
-def _observe_in_test_cells(nb, observed_variables):
-    """Start each test cell the grader judges on plain variables with the grader's observation of
-    them (observe.py), keyed by its grade_id; returns [(cell, its source)] to put back after the run."""
+def _observe_in_test_cells(nb, observed_variables, folder):
+    """Start each test cell the grader judges on observed variables with the grader's observation
+    of them into `folder` (observe.py), keyed by its grade_id; returns [(cell, its source)] to put
+    back after the run."""
     changed = []
     for cell in nb.cells:
         if _judged_by_grader(cell, observed_variables) and _variables(_test_function(cell)):
             changed.append((cell, cell.source))
             names = _variables(_test_function(cell))
-            cell.source = observation_cell(cell.metadata.nbgrader["grade_id"], names) + "\n" + cell.source
+            cell.source = observation_cell(cell.metadata.nbgrader["grade_id"], names, str(folder)) + "\n" + cell.source
     return changed
 
 

@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-FOLDER = ".observed"  # in the notebook's folder, where the kernel may write; the grader empties it first
+FOLDER = ".observed"  # in the notebook's folder, where the kernel may write; removed before the run (arrange, nbgrader's SealSubmittedFiles)
 OBSERVATION_BYTES = 256 * 1024  # one question's observations: a few histories of floats
 MAX_ITEMS = 10_000  # elements of one list
 MAX_CHARS = 10_000  # characters of one string
@@ -42,7 +42,7 @@ def plain(value, depth=0):
     float or int, as the tests compare it."""
     if value is None or type(value) in (bool, int, str) or isinstance(value, float):
         return value if not isinstance(value, str) or len(value) <= MAX_CHARS else NotObserved("a string too long")
-    if isinstance(value, (list, tuple)) and depth < 3:
+    if type(value) in (list, tuple) and depth < 3:  # not a subclass: nothing of the student's runs here
         if len(value) > MAX_ITEMS:
             return NotObserved(f"a {type(value).__name__} of {len(value)} items")
         items = [plain(_number(v), depth + 1) for v in value]
@@ -71,12 +71,15 @@ def exception(value):
 def as_exception(seen):
     """In the grader: an exception that answers isinstance, type().__name__ and str() as the
     observed one did, or a NotObserved."""
-    base = next((getattr(builtins, n, None) for n in seen.get("builtins", []) if isinstance(n, str)), None)
-    name, message = seen.get("type"), seen.get("message")
+    classes, name, message = seen.get("builtins"), seen.get("type"), seen.get("message")
+    base = next((getattr(builtins, n, None) for n in classes if isinstance(n, str)), None) if type(classes) is list else None
     if not (isinstance(base, type) and issubclass(base, BaseException) and isinstance(name, str)
             and isinstance(message, str)):
         return NotObserved("an exception that could not be read")
-    return type(name, (base,), {"__str__": lambda self: message})(message)
+    try:  # some built-in exceptions take other arguments (UnicodeDecodeError, ExceptionGroup)
+        return type(name, (base,), {"__str__": lambda self: message, "__init__": lambda self, *args: None})()
+    except Exception:
+        return NotObserved(f"a {name} that could not be rebuilt")
 
 
 def record(key, names, namespace, folder=FOLDER):

@@ -11,7 +11,8 @@ otter calls, in otter's own process:
 - `before_execution` with the notebook: a first cell bounds every student cell (guard.py), and
   a watchdog ends the run at the assignment's run_time_limit_s;
 - `after_grading` with otter's results: the grader's own interpreter checks the sealed files and
-  runs every kernel-free case (isolate.py), the results are rebuilt from those outcomes
+  runs every case it judges (kernel-free, or on observed variables: observe.py), the results
+  are rebuilt from those outcomes
   (integrity.py), then the feedback's summary (HTML: notes, what happened to the run, the resume
   picture).
 If the kernel dies or the watchdog ends it, otter stops without results; the harness then calls
@@ -32,7 +33,7 @@ from otter.run.run_autograder.utils import OtterRuntimeError
 from otter.test_files import GradingResults
 
 from . import integrity
-from .arrange import SubmissionError, arrange, replace
+from .arrange import SubmissionError, arrange, remove, replace
 from .guard import Watchdog, install_cell
 from .assignment import Assignment, get
 from . import confine
@@ -75,19 +76,21 @@ class GuardSubmission(AbstractOtterPlugin):
         self.tests = integrity.read_tests(source / "tests", self.assignment.questions)
         self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.sealed = seal(self.assignment, self.here, self.private)
+        remove(self.here / OBSERVED)  # observations come from this run's kernel only (arrange moved any aside)
         self.confinement = confine.start(self.here, self.assignment.kernel_tasks)
         if self.confinement is None:
             print(confine.unconfined_warning(), file=sys.stderr, flush=True)
 
     def before_execution(self, nb):
         """A first cell bounds each student cell; a watchdog bounds the whole run; the kernel is
-        the confined `python3`, whatever kernel the notebook names."""
+        the confined `python3`, whatever kernel the notebook names; a cell before each question's
+        tests observes the variables the grader judges them on."""
         nb.metadata.setdefault("kernelspec", {})["name"] = "python3"
         # the guard in the kernel writes it: in the confined kernel's home, where its user may write
         self.progress = (self.confinement.home if self.confinement else Path(tempfile.mkdtemp())) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
         a = self.assignment
-        observe_before_tests(nb, integrity.observed_questions(self.tests, a.observed_variables))
+        observe_before_tests(nb, integrity.observed_questions(self.tests, a.observed_variables), self.here / OBSERVED)
         nb.cells.insert(0, nbformat.v4.new_code_cell(install_cell(
             self.cells, a.cell_time_limit_s, a.cell_output_limit, a.kernel_data_limit, self.progress)))
         self.watchdog = Watchdog(a.run_time_limit_s)
@@ -168,13 +171,14 @@ class HtmlOutput(GradingResults):
         return d
 
 
-def observe_before_tests(nb, questions):
+def observe_before_tests(nb, questions, folder):
     """Put the grader's observation cell (observe.py) of each question just before the first cell
-    that runs its tests (`grader.check("q")`), or at the end, where otter runs the tests no cell ran."""
+    that runs its tests (`grader.check("q")`), or at the end, where otter runs the tests no cell
+    ran; it writes into `folder`, wherever the notebook has changed directory to."""
     for question, names in questions.items():
         check = re.compile(rf"""\.check\(\s*["']{re.escape(question)}["']\s*\)""")
         at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and check.search(c.source)), len(nb.cells))
-        nb.cells.insert(at, nbformat.v4.new_code_cell(observation_cell(question, names)))
+        nb.cells.insert(at, nbformat.v4.new_code_cell(observation_cell(question, names, str(folder))))
 
 
 def _events(notebook, cells, assignment):

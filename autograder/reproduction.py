@@ -4,7 +4,8 @@ The grader's own interpreter (checker.py, after the kernel has ended) compares e
 file's fingerprint, taken when the file checks loaded it, with the fingerprint of the file the
 re-run wrote. A fingerprint is the lesson's (Lesson.fingerprint): "type" or "keys" describe what
 the file holds, "saved_on" the device types it was saved from, and every other entry a number of
-the run (an epoch exactly, a float within the assignment's same_run_tolerance).
+the run (an epoch exactly, a float within the assignment's same_run_tolerance of the larger
+magnitude).
 """
 
 from . import load
@@ -30,7 +31,7 @@ def same_run(submitted, regenerated, name, tolerance):
             return [problem("not_reproduced", name=name, detail=f"{k} {submitted.get(k)!r} vs {regenerated.get(k)!r}")]
     for k in [k for k in run if k not in exact] if same_device else ():
         a, b = submitted.get(k), regenerated.get(k)
-        if a is not None and b is not None and abs(a - b) > tolerance * max(a, b):
+        if a is not None and b is not None and abs(a - b) > tolerance * max(abs(a), abs(b)):
             return [problem("not_reproduced", name=name, detail=f"{k} {a:.4f} vs {b:.4f}")]
     return []
 

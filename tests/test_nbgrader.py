@@ -193,6 +193,8 @@ FAILURES = {  # student: (cells added to the reference, autograde options)
     "kernel-lies-about-check2": ([('check2_answer = "c"', under_grading(
         "class Agrees(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n"
         'check2_answer = Agrees("c")'))], ()),
+    # a file where the grader's observations go: nothing can be observed (as hostile-block-observation)
+    "kernel-blocks-the-observation": ([(FIRST_CELL, under_grading('open(".observed", "w").close()'))], ()),
 }
 BROKEN = b"not a checkpoint"  # the broken best.pth, and the instructor's file in source/
 # what nbclient and the kernel log when a cell is interrupted, the kernel dies, or its memory runs out
@@ -276,7 +278,8 @@ def test_the_graders_own_run_overrides_the_kernel_and_flags_it(failures):
     assert "[not_torch_zip]" in page
     assert flagged, "the kernel passed a test the grader failed: formgrader must show the flag"
     assert not any(f for student, (_, _, f) in failures.items()
-                   if student not in ("kernel-passes-a-broken-file", "kernel-lies-about-check2"))
+                   if student not in ("kernel-passes-a-broken-file", "kernel-lies-about-check2",
+                                      "kernel-blocks-the-observation"))
 
 
 def test_a_value_that_lies_to_the_kernels_tests_is_judged_by_the_grader(failures):
@@ -285,6 +288,12 @@ def test_a_value_that_lies_to_the_kernels_tests_is_judged_by_the_grader(failures
     graded, page, flagged = failures["kernel-lies-about-check2"]
     assert graded == {**FULL, "check2": 0.0}
     assert 'set check2_answer to one of' in page
+    assert flagged
+
+
+def test_a_kernel_that_keeps_the_grader_from_observing_loses_those_cases(failures):
+    graded, _, flagged = failures["kernel-blocks-the-observation"]
+    assert graded == {**FULL, "check1": 0.0, "check2": 0.0, "ex1_save_load": 1.5, "ex2_checkpointing": 2.5}
     assert flagged
 
 

@@ -29,16 +29,24 @@ def folder(tmp_path):
 
 
 def test_what_the_kernel_records_the_grader_reads_back(folder):
-    class Hostile(list):
+    class Hostile:  # a library scalar as the kernel might see one, whose reading raises
+        __module__ = "torch"
+
+        def item(self):
+            raise ZeroDivisionError
+
+    class Lying(list):  # a list that is not a list: never iterated in the kernel
         def __iter__(self):
             raise RuntimeError("no")
 
-    namespace = {"answer": 42, "history": [0.3, 0.2], "model": torch.nn.Linear(1, 1), "trap": Hostile()}
-    observe.record("q1", ["answer", "history", "model", "trap", "undefined"], namespace, folder)
-    got = observe.read(folder, "q1", ["answer", "history", "model", "trap", "undefined", "never recorded"])
+    namespace = {"answer": 42, "history": [0.3, 0.2], "model": torch.nn.Linear(1, 1), "trap": [Hostile()],
+                 "lying": Lying([1])}
+    observe.record("q1", ["answer", "history", "model", "trap", "lying", "undefined"], namespace, folder)
+    got = observe.read(folder, "q1", ["answer", "history", "model", "trap", "lying", "undefined", "never recorded"])
     assert got["answer"] == 42 and got["history"] == [0.3, 0.2]
     assert {k: v.why for k, v in got.items() if isinstance(v, NotObserved)} == {
-        "model": "a torch.nn.modules.linear.Linear", "trap": "RuntimeError while reading it",
+        "model": "a torch.nn.modules.linear.Linear", "trap": "ZeroDivisionError while reading it",
+        "lying": "a test_observe.test_what_the_kernel_records_the_grader_reads_back.<locals>.Lying",
         "undefined": "undefined is not defined", "never recorded": "no observation"}
     assert observe.read(folder, "q2", ["answer"]) is None  # the kernel never got there
 
@@ -87,13 +95,14 @@ def test_a_case_on_observed_variables_is_judged_on_the_observed_value(tmp_path, 
     assert not judged(tmp_path, monkeypatch, torch.tensor(42))["q1"]["q1 - 2"][0]  # what the kernel's `==` would pass: not plain
 
 
-def test_a_question_never_observed_is_not_graded(tmp_path, monkeypatch):
+def test_a_question_the_kernel_kept_from_being_observed_fails_and_is_flagged(tmp_path, monkeypatch):
+    """A notebook that blocks the observation (a file where the folder goes, a deleted record)
+    gets the case judged on nothing, whatever its kernel reported."""
     outcome = judged(tmp_path, monkeypatch, record=False)
-    assert outcome == {"q1": {"q1 - 1": (True, "✅ Test case passed")}}
+    assert outcome["q1"]["q1 - 1"][0] is True and outcome["q1"]["q1 - 2"][0] is False
     results = kernel_results({"q1 - 1": True, "q1 - 2": True})
-    integrity.rebuild(results, TESTS, outcome, ("answer",))
-    [live] = [r for r in results.results["q1"].test_case_results if r.test_case.name == "q1 - 2"]
-    assert not live.passed and live.message.startswith("❌ Not graded")
+    flags = integrity.rebuild(results, TESTS, outcome, ("answer",))
+    assert results.results["q1"].score == 1 and len(flags) == 1
 
 
 def test_the_kernels_forged_pass_counts_for_nothing_and_is_flagged(tmp_path, monkeypatch):
@@ -132,6 +141,13 @@ def test_an_exception_is_observed_as_its_class_and_message(folder):
     assert isinstance(got["caught"], RuntimeError) and type(got["caught"]).__name__ == "SizeError"
     assert str(got["caught"]) == "size mismatch for fc1.weight" and str(got["key"]) == str(missing) == "'fc1'"
     assert isinstance(got["key"], KeyError) and not isinstance(got["text"], Exception)
-    folder.joinpath("c.json").write_text(json.dumps({"caught": {"exception": {
-        "type": "X", "message": "m", "builtins": ["system", "object"]}}}))
-    assert isinstance(observe.read(folder, "c", ["caught"])["caught"], NotObserved)  # not an exception class
+    for builtins in (["system", "object"], 5, ["object"]):  # no exception class, not a list
+        folder.joinpath("c.json").write_text(json.dumps({"caught": {"exception": {
+            "type": "X", "message": "m", "builtins": builtins}}}))
+        assert isinstance(observe.read(folder, "c", ["caught"])["caught"], NotObserved)
+    try:
+        b"\xff".decode()
+    except UnicodeDecodeError as e:  # its constructor takes five arguments
+        observe.record("u", ["caught"], {"caught": e}, folder)
+    [caught] = observe.read(folder, "u", ["caught"]).values()
+    assert isinstance(caught, UnicodeDecodeError) and "can't decode byte 0xff" in str(caught)

@@ -94,6 +94,8 @@ def test_reproduction_fingerprints(run):
     assert [p.code for p in same_run(fp, fingerprint(saved[1]))] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, None)] == ["not_reproduced"]
     assert [p.code for p in same_run(fp, fingerprint({**saved[10], "loss": saved[10]["loss"] * 1.2}))] == ["not_reproduced"]
+    assert same_run({"keys": [], "w": -1.0}, {"keys": [], "w": -1.05}) == []  # a lesson's number may be negative
+    assert [p.code for p in same_run({"keys": [], "w": -1.0}, {"keys": [], "w": -1.2})] == ["not_reproduced"]
 
 
 def test_reproduction_across_devices_compares_what_no_dropout_stream_changes(run):
