@@ -109,3 +109,7 @@ class Verdict:
         lines = [f"- {p.message} [{p.code}]" for p in self.problems]
         lines += [f"- Hint: {n}" for n in self.notes]
         return "\n".join(lines) or "- OK"
+
+    def assert_ok(self):
+        """A test's verdict: AssertionError with what the student sees when a problem was found."""
+        assert self.ok, "\n" + self.render()

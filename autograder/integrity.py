@@ -81,12 +81,17 @@ def run_in_grader(tests, observed_variables, observed):
     return outcome
 
 
+def judged_questions(tests, observed_variables):
+    """{question: the observed variables its judged cases need (empty: none)}, for each question
+    of `tests` with a case the grader judges."""
+    judged = {q: [c for c in parse(q, s).test_cases if judged_by_grader(c, observed_variables)] for q, s in tests.items()}
+    return {q: set().union(*map(variables_of, cases)) for q, cases in judged.items() if cases}
+
+
 def observed_questions(tests, observed_variables):
-    """{question: the plain variables its cases need}, for the questions that need some: where the
-    grader observes the kernel before the question's tests."""
-    needed = {q: set().union(*(variables_of(c) for c in parse(q, s).test_cases if judged_by_grader(c, observed_variables)))
-              for q, s in tests.items()}
-    return {q: names for q, names in needed.items() if names}
+    """{question: the observed variables its cases need}, for the questions that need some: where
+    the grader observes the kernel before the question's tests."""
+    return {q: names for q, names in judged_questions(tests, observed_variables).items() if names}
 
 
 def trusted_outcome(tests, outcome, failure, observed_variables):

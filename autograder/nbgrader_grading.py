@@ -35,7 +35,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-from . import confine
+from . import confine, integrity
 from .arrange import remove, replace
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
@@ -62,6 +62,7 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
         resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": [],
+                            "tests": _tests(nb),  # the instructor's, read before the run
                             "not_run": set()}  # test cells the kernel never reached (BoundedExecute)
         return nb, resources
 
@@ -105,8 +106,7 @@ class BoundedExecute(Execute):
             nb.metadata.setdefault("kernelspec", {})["name"] = self.kernel_name = "python3"
         watchdog = Watchdog(self.run_time_limit)
         watchdog.start()
-        observed = _observe_in_test_cells(nb, resources[STATE]["assignment"].observed_variables,
-                                          Path(resources["metadata"]["path"]) / OBSERVED)
+        observed = _observe_in_test_cells(nb, resources[STATE], Path(resources["metadata"]["path"]) / OBSERVED)
         try:
             super().preprocess(nb, resources)
         except DeadKernelError as e:
@@ -154,14 +154,15 @@ class RecheckKernelFree(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         state = resources[STATE]
-        plain = state["assignment"].observed_variables
-        cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _judged_by_grader(c, plain)}
-        tests = {grade_id: _as_otter_test(grade_id, c) for grade_id, c in cells.items()}
-        checked = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"], tests,
+        judged = integrity.judged_questions(state["tests"], state["assignment"].observed_variables)
+        checked = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"],
+                              {grade_id: state["tests"][grade_id] for grade_id in judged},
                               resources["metadata"]["path"], kernel_free_limit=self.time_limit)
         state["verdicts"], flags = checked.verdicts, list(checked.flags)
-        for grade_id, cell in cells.items():
-            if grade_id in state["not_run"] and _variables(_test_function(cell)):  # not graded, as BoundedExecute says
+        cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _is_test(c)}
+        for grade_id, needed in judged.items():
+            cell = cells[grade_id]
+            if grade_id in state["not_run"] and needed:  # not graded, as BoundedExecute says
                 continue
             [(passed, message)] = checked.trusted[grade_id].values()
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
@@ -206,40 +207,29 @@ def _is_test(cell):
     return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
-def _test_function(cell):
-    """The test function an autograded cell defines (the source is the instructor's: nbgrader put
-    it back before the run), or None."""
-    if not _is_test(cell):
-        return None
-    functions = [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
-    return functions[0] if len(functions) == 1 else None
+def _tests(nb):
+    """{grade_id: the cell's test function as an otter test file of one case} for each autograded
+    cell that defines one test function (the source is the instructor's: nbgrader put it back
+    before the run): what integrity judges and runs, as it does otter's tests."""
+    tests = {}
+    for cell in filter(_is_test, nb.cells):
+        functions = [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
+        if len(functions) == 1:
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            tests[grade_id] = (f"from otter.test_files import test_case\n\nOK_FORMAT = False\nname = {grade_id!r}\n"
+                               f"points = 1\n\n@test_case(points=1)\n{ast.unparse(functions[0])}\n")
+    return tests
 
 
-def _variables(function):
-    """The names otter would hand the test function (all its parameters, as integrity.variables_of)."""
-    a = function.args
-    return {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]}
-
-
-def _judged_by_grader(cell, observed_variables):
-    function = _test_function(cell)
-    return function is not None and _variables(function) <= set(observed_variables)
-
-
-def _observe_in_test_cells(nb, observed_variables, folder):
+def _observe_in_test_cells(nb, state, folder):
     """Start each test cell the grader judges on observed variables with the grader's observation
     of them into `folder` (observe.py), keyed by its grade_id; returns [(cell, its source)] to put
     back after the run."""
+    observed = integrity.observed_questions(state["tests"], state["assignment"].observed_variables)
     changed = []
-    for cell in nb.cells:
-        if _judged_by_grader(cell, observed_variables) and _variables(_test_function(cell)):
+    for cell in filter(_is_test, nb.cells):
+        names = observed.get(cell.metadata.nbgrader["grade_id"])
+        if names:
             changed.append((cell, cell.source))
-            names = _variables(_test_function(cell))
             cell.source = observation_cell(cell.metadata.nbgrader["grade_id"], names, str(folder)) + "\n" + cell.source
     return changed
-
-
-def _as_otter_test(grade_id, cell):
-    """The cell's test function as an otter test file of one case (what integrity runs)."""
-    return (f"from otter.test_files import test_case\n\nOK_FORMAT = False\nname = {grade_id!r}\npoints = 1\n\n"
-            f"@test_case(points=1)\n{ast.unparse(_test_function(cell))}\n")

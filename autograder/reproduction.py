@@ -62,4 +62,4 @@ def require_files(assignment: str, *names: str) -> None:
             again, refused = load.load(rel, limits=a.checkpoint_limits)
             regenerated = None if refused else a.lesson.fingerprint(again, load.saved_on(rel))
             verdict.problems += same_run(fp, regenerated, rel, a.same_run_tolerance)
-        assert verdict.ok, "\n" + verdict.render()
+        verdict.assert_ok()

@@ -59,7 +59,7 @@ def require(assignment: str, *names: str, folder: str | Path = ".") -> None:
         a = get(assignment)
         found = [_as_submitted(submitted[v.check]) if _unwritten(a, v.check, folder) else v for v in found]
     failed = [v for v in found if not v.ok]
-    assert not failed, "\n" + "\n".join(v.render() for v in failed)
+    Verdict(", ".join(names), [p for v in failed for p in v.problems], [n for v in failed for n in v.notes]).assert_ok()
 
 
 def submitted_verdicts():

@@ -10,7 +10,6 @@ import torch
 
 from ..codes import Verdict
 from . import early_stopping, resume
-from .live_run import assert_ok
 
 
 def require_bit_identical(history_after: list[float], train_set: torch.utils.data.Dataset) -> None:
@@ -20,8 +19,8 @@ def require_bit_identical(history_after: list[float], train_set: torch.utils.dat
         history_after: the training losses after resuming, one per epoch.
         train_set: the notebook's training split, which its resumed run trained on.
     """
-    assert_ok(Verdict("bit-identical resume", resume.bit_identical_resume(history_after, train_set),
-                       ["the optional extension: no points depend on it"]))
+    Verdict("bit-identical resume", resume.bit_identical_resume(history_after, train_set),
+            ["the optional extension: no points depend on it"]).assert_ok()
 
 
 def require_early_stopping(stopper_class: type) -> None:
@@ -33,4 +32,4 @@ def require_early_stopping(stopper_class: type) -> None:
     """
     problems = early_stopping.compare_early_stopping(stopper_class)
     problems += early_stopping.compare_resumed_early_stopping(stopper_class)
-    assert_ok(Verdict("early stopping", problems))
+    Verdict("early stopping", problems).assert_ok()

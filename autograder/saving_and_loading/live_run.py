@@ -40,7 +40,7 @@ def require_best_of(val_history: list[float]) -> None:
         if best.get("epoch") != i + 1 or loss_value(best.get("val_loss")) != float(val_history[i]):
             problems.append(problem("not_best", name=spec.path, expected=float(val_history[i]), epoch=i + 1,
                                     detail=f"{best.get('val_loss')!r} at epoch {best.get('epoch')!r}"))
-    assert_ok(Verdict("best of the run", problems))
+    Verdict("best of the run", problems).assert_ok()
 
 
 def require_resumed(history_before: list[float], history_after: list[float], start_epoch: int,
@@ -56,7 +56,7 @@ def require_resumed(history_before: list[float], history_after: list[float], sta
     """
     problems = continuity(history_before, history_after, start_epoch, crash_epoch=CRASH_EPOCH)
     problems += optimizer_continued(resumed_optimizer, len(history_after or []), crash_epoch=CRASH_EPOCH)
-    assert_ok(Verdict("resumed run", problems))
+    Verdict("resumed run", problems).assert_ok()
 
 
 def require_restored(model: torch.nn.Module) -> None:
@@ -73,7 +73,7 @@ def require_restored(model: torch.nn.Module) -> None:
         saved = best.get("model_state_dict", {})
         if weights.keys() != saved.keys() or any(not torch.equal(weights[k], saved[k]) for k in weights):
             problems.append(problem("not_restored"))
-    assert_ok(Verdict("restored", problems))
+    Verdict("restored", problems).assert_ok()
 
 
 def continuity(before, after, start_epoch, crash_epoch):
@@ -104,7 +104,3 @@ def optimizer_continued(optimizer, epochs_after, crash_epoch):
         found = ", ".join(map(str, steps)) or "no steps"
         return [problem("optimizer_not_resumed", found=found, saved=saved, expected=expected)]
     return []
-
-
-def assert_ok(verdict):
-    assert verdict.ok, "\n" + verdict.render()
