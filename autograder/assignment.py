@@ -63,9 +63,10 @@ class Assignment:
     # how far a loss of the notebook's re-run may move from the submitted file's on the same kind of
     # device (reproduction.py): float summation order only, far within 10 %
     same_run_tolerance: float = 0.1
-    # the notebook's variables the grader observes as plain data (numbers, strings, lists of them,
-    # an exception caught): a test case that needs only these is judged in the grader's interpreter
-    # on the values the kernel held before the question's tests (observe.py), not in the kernel
+    # the notebook's variables the grader observes as data (numbers, strings, lists of them, an
+    # exception caught; tensors, and modules and optimizers through their state_dict): a test case
+    # that needs only these is judged in the grader's interpreter on what the kernel held before
+    # the question's tests (observe.py), not in the kernel
     observed_variables: tuple = ()
 
     @property

@@ -7,7 +7,7 @@ Runs the lesson's file checks (its file_checks()) on the sealed originals in FOL
 and prints one JSON verdict per line as each check ends, with a fingerprint of every file it
 loaded; a check that breaks on a crafted file reports `checker_crashed` and the others go on.
 With --kernel-free it then runs the cases of the tests on stdin that the grader judges in the
-current folder (the notebook's re-run), with every verdict and the plain variables the kernel was
+current folder (the notebook's re-run), with every verdict and the variables the kernel was
 observed to hold (observe.py), and prints their outcome as one last line.
 stdin: {"verdicts": verdicts of earlier interpreters, "tests": {question: otter test source}}.
 """

@@ -11,7 +11,7 @@ results from what it holds itself:
   kernel has ended (isolate.py), with the plugin's own package and the verdicts on the files it
   sealed before the notebook ran: the cases that need nothing from the live kernel (an otter
   test function without parameters: the file checks and the public file tests), and the cases
-  whose parameters are all plain variables of the assignment, on the values the kernel was seen
+  whose parameters are all observed variables of the assignment, on what the kernel was seen
   to hold just before the question's tests (observe.py);
 - only the other cases, which need live objects (models, classes), are taken from the kernel:
   their pass or fail and message.
@@ -29,7 +29,7 @@ from otter.test_files.exception_test import ExceptionTestFile
 
 from . import observe
 
-MESSAGE_LIMIT = 4000  # characters of one case's message kept from the kernel
+MESSAGE_LIMIT = 4000  # characters of one case's message kept, the kernel's or the grader's
 
 
 def read_tests(tests_dir, questions):
@@ -50,7 +50,7 @@ def variables_of(case):
 
 
 def judged_by_grader(case, observed_variables):
-    """The grader judges a case that needs no variable, or only plain ones (observe.py)."""
+    """The grader judges a case that needs no variable, or only observed ones (observe.py)."""
     return variables_of(case) <= set(observed_variables)
 
 
@@ -77,7 +77,8 @@ def run_in_grader(tests, observed_variables, observed):
         judged = ExceptionTestFile(tf.name, tf.path, cases)
         judged.source = tf.source
         judged.run(env)
-        outcome[question] = {r.test_case.name: (r.passed, r.message) for r in judged.test_case_results}
+        outcome[question] = {r.test_case.name: (r.passed, str(r.message or "")[:MESSAGE_LIMIT])
+                             for r in judged.test_case_results}
     return outcome
 
 

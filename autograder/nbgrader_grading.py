@@ -12,7 +12,7 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
    ends the whole run; when the kernel dies or is ended, every test cell that had not run fails
    with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
-   cell that needs no live variable (a test function without parameters), or only plain ones
+   cell that needs no live variable (a test function without parameters), or only observed ones
    (BoundedExecute starts such a cell with the grader's observation of them, observe.py), with
    those verdicts, and that outcome replaces the kernel's (student code could rewrite the tests' helpers in the
    kernel). A cell the kernel passed and the grader failed, or a sealed file the notebook changed,
@@ -143,7 +143,7 @@ class BoundedExecute(Execute):
 
 class RecheckKernelFree(NbGraderPreprocessor):
     """After the kernel, in the grader's own interpreter: check the sealed files, then re-run the
-    test cells the grader judges (those that need no variable or only plain ones, observed before
+    test cells the grader judges (those that need no variable or only observed ones, observed before
     the cell ran: observe.py) with those verdicts; their outcome replaces the kernel's. A cell the
     kernel passed and the grader's run fails, or a sealed file that changed, flags the submitted
     notebook in the gradebook: formgrader shows the flag in its lists of submissions (the otter

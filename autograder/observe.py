@@ -1,28 +1,37 @@
-"""Observe in the kernel, judge in the grader: the notebook's plain variables, recorded where the
-tests need them and read back by the grader's own interpreter.
+"""Observe in the kernel, judge in the grader: the notebook's variables, recorded where the tests
+need them and read back as data by the grader's own interpreter.
 
 otter runs each question's tests in the kernel that has just run the student's code, so a verdict
 computed there can be forged by that code. A test case whose parameters are all observed variables
-of the assignment (Assignment.observed_variables: numbers, strings, lists of them, or an exception
-caught) is judged in the grader's interpreter instead: a cell the grader puts into the notebook just before the question's
-tests (observation_cell) writes those variables' values as JSON, and the grader runs the case on
-them (integrity.run_in_grader). The kernel is trusted with values only, the same values its
-variables hold; what they must be is decided where no student code runs.
+of the assignment (Assignment.observed_variables) is judged in the grader's interpreter instead: a
+cell the grader puts into the notebook just before the question's tests (observation_cell) records
+those variables, and the grader runs the case on them (integrity.run_in_grader). The kernel is
+trusted with values only, the same values its variables hold; what they must be is decided where
+no student code runs. A variable is recorded as
+- plain data, in <question>.json: numbers, strings, lists of them, or an exception caught (its
+  class and message);
+- else, a torch object, in <question>.<name>.pt, read with weights_only=True (load.py): a tensor or
+  a dict of them as it is; a module or an optimizer as what its state_dict() returned (and a
+  module's `training`), which the grader's test sees as a Snapshot.
 
 `record` runs in the kernel (imports nothing of the notebook's); `read` in the grader's
-interpreter: it follows no link, reads at most OBSERVATION_BYTES a file and keeps only plain values.
+interpreter: it follows no link, reads at most OBSERVATION_BYTES of JSON and SAVED_BYTES of one .pt,
+and keeps only plain values and what weights_only loads.
 """
 
 import builtins
 import json
 import os
 import stat
+import sys
+import tempfile
 from pathlib import Path
 
 FOLDER = ".observed"  # in the notebook's folder, where the kernel may write; removed before the run (arrange, nbgrader's SealSubmittedFiles)
 OBSERVATION_BYTES = 256 * 1024  # one question's observations: a few histories of floats
 MAX_ITEMS = 10_000  # elements of one list
 MAX_CHARS = 10_000  # characters of one string
+SAVED_BYTES = 16 * 2**20  # one torch object's file: a model of a lesson is a few MB
 
 
 class NotObserved:
@@ -38,8 +47,10 @@ class NotObserved:
 
 def plain(value, depth=0):
     """`value` as JSON-ready plain data, or a NotObserved: None, bool, int, float, str, and lists
-    (from lists or tuples) of them; a number of a library (NumPy, torch) inside a list becomes a
-    float or int, as the tests compare it."""
+    (from lists or tuples) of them; a NumPy number, or a number of a library (NumPy, torch) inside
+    a list, becomes a float or int, as the tests compare it (a tensor alone stays one: snapshot)."""
+    if depth == 0 and type(value).__module__.split(".")[0] == "numpy":
+        value = _number(value)
     if value is None or type(value) in (bool, int, str) or isinstance(value, float):
         return value if not isinstance(value, str) or len(value) <= MAX_CHARS else NotObserved("a string too long")
     if type(value) in (list, tuple) and depth < 3:  # not a subclass: nothing of the student's runs here
@@ -82,11 +93,45 @@ def as_exception(seen):
         return NotObserved(f"a {name} that could not be rebuilt")
 
 
+class Snapshot:
+    """A module or an optimizer as the grader sees it: `state_dict()` returns what the kernel's
+    returned, and `training` is a module's flag (None for an optimizer)."""
+
+    def __init__(self, kind, state, training=None):
+        self.kind, self._state, self.training = kind, state, training
+
+    def state_dict(self):
+        return self._state
+
+    def __repr__(self):
+        return f"<the {self.kind} observed in the notebook>"
+
+
+def snapshot(value):
+    """In the kernel: a torch object as what weights_only loads back ({"kind", ...}), or None when
+    `value` is not one. Imports no torch: a notebook without torch has no such object."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    if isinstance(value, torch.nn.Module):
+        return {"kind": "module", "training": bool(value.training), "state_dict": value.state_dict()}
+    if isinstance(value, torch.optim.Optimizer):
+        return {"kind": "optimizer", "state_dict": value.state_dict()}
+    if isinstance(value, (torch.Tensor, dict)):  # what the grader keeps of these: _tensors
+        return {"kind": "value", "value": value}
+    return None
+
+
 def record(key, names, namespace, folder=FOLDER):
     """In the kernel: write folder/<key>.json, {name: {"value": plain value} or {"exception": ...}
-    or {"not observed": why}} for each of `names` in `namespace` (the notebook's globals). Never
-    raises: a failure to observe is the grader's to report."""
+    or {"saved": true} (folder/<key>.<name>.pt) or {"not observed": why}} for each of `names` in
+    `namespace` (the notebook's globals). Never raises: a failure to observe is the grader's to
+    report."""
     found = {}
+    try:
+        Path(folder).mkdir(exist_ok=True)
+    except OSError:
+        return
     for name in names:
         if name not in namespace:
             found[name] = {"not observed": f"{name} is not defined"}
@@ -96,11 +141,15 @@ def record(key, names, namespace, folder=FOLDER):
                 found[name] = {"exception": exception(namespace[name])}
                 continue
             value = plain(namespace[name])
+            saved = snapshot(namespace[name]) if isinstance(value, NotObserved) else None
+            if saved is not None:
+                sys.modules["torch"].save(saved, Path(folder, f"{key}.{name}.pt"))
+                found[name] = {"saved": True}
+                continue
         except Exception as e:  # student objects may raise anywhere
             value = NotObserved(f"{type(e).__name__} while reading it")
         found[name] = {"not observed": value.why} if isinstance(value, NotObserved) else {"value": value}
     try:
-        Path(folder).mkdir(exist_ok=True)
         Path(folder, f"{key}.json").write_text(json.dumps(found, allow_nan=True))
     except (OSError, ValueError):
         pass
@@ -120,27 +169,93 @@ def read(folder, key, names):
     except OSError:
         return None
     try:
-        fd = os.open(f"{key}.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError:
-        return None
+        data = _read(dir_fd, f"{key}.json", OBSERVATION_BYTES)
+        if data is None:
+            return None
+        try:
+            found = json.loads(data) if isinstance(data, bytes) else None
+        except (ValueError, RecursionError):
+            found = None
+        if not isinstance(found, dict):
+            return {name: NotObserved(data.why if isinstance(data, NotObserved) else "the observation could not be read")
+                    for name in names}
+        return {name: _value(found.get(name), lambda: _saved(dir_fd, f"{key}.{name}.pt")) for name in names}
     finally:
         os.close(dir_fd)
+
+
+def _read(dir_fd, filename, limit):
+    """The bytes of the regular file `filename` in the folder, if no more than `limit`; None when
+    there is none (or a link); else a NotObserved."""
+    try:
+        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {name: NotObserved("the observation is not a file") for name in names}
-        data = f.read(OBSERVATION_BYTES + 1)
-    try:
-        found = json.loads(data) if len(data) <= OBSERVATION_BYTES else None
-    except (ValueError, RecursionError):
-        found = None
-    if not isinstance(found, dict):
-        return {name: NotObserved("the observation could not be read") for name in names}
-    return {name: _value(found.get(name)) for name in names}
+            return NotObserved("the observation is not a file")
+        data = f.read(limit + 1)
+    return data if len(data) <= limit else NotObserved(f"an observation over {limit:,} bytes")
 
 
-def _value(entry):
+def _saved(dir_fd, filename):
+    """A torch object the kernel saved: loaded as a student's file is (load.py: weights_only=True,
+    the archive checked first), on the devices it was saved from."""
+    data = _read(dir_fd, filename, SAVED_BYTES)
+    if not isinstance(data, bytes):
+        return data or NotObserved("its file is missing")
+    from .load import load  # torch: only in the grader's interpreter, which has it
+    with tempfile.NamedTemporaryFile(suffix=".pt") as copy:  # what was read is what loads
+        copy.write(data)
+        copy.flush()
+        saved, refused = load(copy.name, device=None, name=filename, limits=(SAVED_BYTES, SAVED_BYTES))
+    if refused:
+        return NotObserved(f"{refused.message} [{refused.code}]")
+    kind = saved.get("kind") if isinstance(saved, dict) else None
+    value, state = saved.get("value") if kind else None, saved.get("state_dict") if kind else None
+    if kind == "value" and (_tensor(value) or _tensors(value)):
+        return value
+    if kind == "module" and _tensors(state) and type(saved.get("training")) is bool:
+        return Snapshot(kind, state, saved["training"])
+    if kind == "optimizer" and _optimizer_state(state):
+        return Snapshot(kind, state)
+    return NotObserved("an observation that is not one")
+
+
+def _tensor(value):
+    """A plain dense tensor that holds its own elements: no subclass (Parameter included), no
+    attributes set when it was unpickled, no stride-0 view that would expand into more memory
+    than its file took."""
+    import torch
+    return (type(value) is torch.Tensor and value.layout == torch.strided and not value.is_meta and not value.__dict__
+            and value.numel() * value.element_size() <= value.untyped_storage().nbytes())
+
+
+def _tensors(value):
+    """A state_dict: {str: tensor}, as a module's state_dict() (or a dict of tensors) holds."""
+    return isinstance(value, dict) and len(value) <= MAX_ITEMS and all(
+        type(k) is str and _tensor(v) for k, v in value.items())
+
+
+def _optimizer_state(value):
+    """An optimizer's state_dict(): {"state": {int: {str: tensor or number}}, "param_groups":
+    [{str: plain value}]}, and nothing else."""
+    if not (isinstance(value, dict) and set(value) == {"state", "param_groups"}):
+        return False
+    state, groups = value["state"], value["param_groups"]
+    return (isinstance(state, dict) and len(state) <= MAX_ITEMS and isinstance(groups, list) and len(groups) <= MAX_ITEMS
+            and all(type(k) is int and isinstance(s, dict) and len(s) <= 100 and all(
+                type(n) is str and (_tensor(v) or type(v) in (int, float, bool)) for n, v in s.items())
+                for k, s in state.items())
+            and all(isinstance(g, dict) and len(g) <= 100 and all(
+                type(n) is str and not isinstance(plain(v), NotObserved) for n, v in g.items()) for g in groups))
+
+
+def _value(entry, saved):
     if isinstance(entry, dict) and "value" in entry:
         return plain(entry["value"])
+    if isinstance(entry, dict) and entry.get("saved") is True:
+        return saved()
     if isinstance(entry, dict) and isinstance(entry.get("exception"), dict):
         return as_exception(entry["exception"])
     why = entry.get("not observed") if isinstance(entry, dict) else None

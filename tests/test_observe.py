@@ -5,19 +5,24 @@ kernel reports, and an observation is only ever read as plain data."""
 import json
 import os
 import textwrap
+import zipfile
+from pathlib import Path
 
+import numpy
 import pytest
 import torch
 from otter.test_files import GradingResults
 
 from autograder import integrity, observe
 from autograder.observe import NotObserved
+from autograder.saving_and_loading import ASSIGNMENT
 from test_integrity import TESTS, kernel_results
 
 
 def test_plain_values_pass_as_they_are_and_library_numbers_in_lists_become_numbers():
     assert observe.plain([0.5, torch.tensor(0.25), 3, float("inf")]) == [0.5, 0.25, 3, float("inf")]
     assert observe.plain("b") == "b" and observe.plain(True) is True and observe.plain(None) is None
+    assert observe.plain(numpy.int64(11)) == 11 and type(observe.plain(numpy.float32(0.5))) is float
     for value in (torch.tensor(True), torch.nn.Linear(1, 1), {"a": 1}, [torch.zeros(2)], "x" * 10_001,
                   list(range(10_001)), [[[[1]]]]):
         assert isinstance(observe.plain(value), NotObserved), value
@@ -39,13 +44,12 @@ def test_what_the_kernel_records_the_grader_reads_back(folder):
         def __iter__(self):
             raise RuntimeError("no")
 
-    namespace = {"answer": 42, "history": [0.3, 0.2], "model": torch.nn.Linear(1, 1), "trap": [Hostile()],
-                 "lying": Lying([1])}
-    observe.record("q1", ["answer", "history", "model", "trap", "lying", "undefined"], namespace, folder)
-    got = observe.read(folder, "q1", ["answer", "history", "model", "trap", "lying", "undefined", "never recorded"])
+    namespace = {"answer": 42, "history": [0.3, 0.2], "thing": object(), "trap": [Hostile()], "lying": Lying([1])}
+    observe.record("q1", ["answer", "history", "thing", "trap", "lying", "undefined"], namespace, folder)
+    got = observe.read(folder, "q1", ["answer", "history", "thing", "trap", "lying", "undefined", "never recorded"])
     assert got["answer"] == 42 and got["history"] == [0.3, 0.2]
     assert {k: v.why for k, v in got.items() if isinstance(v, NotObserved)} == {
-        "model": "a torch.nn.modules.linear.Linear", "trap": "ZeroDivisionError while reading it",
+        "thing": "a builtins.object", "trap": "ZeroDivisionError while reading it",
         "lying": "a test_observe.test_what_the_kernel_records_the_grader_reads_back.<locals>.Lying",
         "undefined": "undefined is not defined", "never recorded": "no observation"}
     assert observe.read(folder, "q2", ["answer"]) is None  # the kernel never got there
@@ -92,7 +96,13 @@ def test_a_case_on_observed_variables_is_judged_on_the_observed_value(tmp_path, 
     assert judged(tmp_path, monkeypatch, 42)["q1"]["q1 - 2"][0] is True
     passed, message = judged(tmp_path, monkeypatch, 41)["q1"]["q1 - 2"]
     assert not passed and "answer should be 42" in message
-    assert not judged(tmp_path, monkeypatch, torch.tensor(42))["q1"]["q1 - 2"][0]  # what the kernel's `==` would pass: not plain
+    assert judged(tmp_path, monkeypatch, torch.tensor(42))["q1"]["q1 - 2"][0]  # a tensor, read back as one: torch's `==`
+
+    class Lying(int):  # what the kernel's `==` would pass: neither plain nor what weights_only loads
+        def __eq__(self, other):
+            return True
+
+    assert not judged(tmp_path, monkeypatch, Lying(41))["q1"]["q1 - 2"][0]
 
 
 def test_a_question_the_kernel_kept_from_being_observed_fails_and_is_flagged(tmp_path, monkeypatch):
@@ -151,3 +161,84 @@ def test_an_exception_is_observed_as_its_class_and_message(folder):
         observe.record("u", ["caught"], {"caught": e}, folder)
     [caught] = observe.read(folder, "u", ["caught"]).values()
     assert isinstance(caught, UnicodeDecodeError) and "can't decode byte 0xff" in str(caught)
+
+
+def test_torch_objects_are_observed_as_data(folder):
+    """A module or an optimizer reaches the grader as what its state_dict() returned (a module with
+    its training flag); a tensor, or a dict of them, as it is."""
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)).eval()
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(3, 2)).sum().backward()
+    optimizer.step()
+    namespace = {"model": model, "optimizer": optimizer, "state": model.state_dict(), "tensor": torch.arange(3)}
+    observe.record("q", list(namespace), namespace, folder)
+    got = observe.read(folder, "q", list(namespace))
+    assert got["model"].training is False and got["optimizer"].training is None
+    assert got["model"].state_dict().keys() == model.state_dict().keys()
+    assert all(torch.equal(got["model"].state_dict()[k], v) for k, v in model.state_dict().items())
+    assert [s["step"].item() for s in got["optimizer"].state_dict()["state"].values()] == [1.0, 1.0, 1.0, 1.0]
+    assert all(torch.equal(got["state"][k], v) for k, v in model.state_dict().items())
+    assert torch.equal(got["tensor"], torch.arange(3))
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch ran",))
+
+
+class LyingDict(dict):  # equal to anything: what a forged observation would hold
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("saved", [
+    {"kind": "value", "value": Payload()},  # code: never runs (weights_only)
+    {"kind": "value", "value": LyingDict(a=1)},  # a class of the notebook's
+    {"kind": "module", "state_dict": {}, "training": "no"},  # not the shape of one
+    {"kind": "optimizer", "state_dict": [1]},
+    {"kind": "function", "value": 1},
+    [1, 2],
+    {"kind": "value", "value": torch.zeros(observe.SAVED_BYTES // 4 + 1)},  # over the size limit
+    {"kind": "value", "value": torch.zeros(1).as_strided((2**40,), (0,))},  # 4 TB once copied
+    {"kind": "value", "value": [["x" * 1000] * 1000] * 1000},  # a few KB, a GB once printed
+    {"kind": "module", "state_dict": {"w": torch.nn.Parameter(torch.zeros(1))}, "training": False},  # a subclass
+    {"kind": "optimizer", "state_dict": {"state": {0: {"step": [1] * 10}}, "param_groups": []}},
+    {"kind": "optimizer", "state_dict": {"state": {}, "param_groups": [], "also": 1}},
+])
+def test_a_crafted_saved_observation_is_never_an_answer(folder, tmp_path, monkeypatch, saved):
+    monkeypatch.chdir(tmp_path)
+    folder.mkdir()
+    torch.save(saved, folder / "q.x.pt")
+    (folder / "q.json").write_text(json.dumps({"x": {"saved": True}, "y": {"saved": True}}))
+    got = observe.read(folder, "q", ["x", "y"])
+    assert isinstance(got["x"], NotObserved) and not (tmp_path / "ran").exists()
+    assert got["y"].why == "its file is missing"
+
+
+def test_a_case_on_a_module_is_judged_on_its_observed_state(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tests = {"q": textwrap.dedent("""\
+        from otter.test_files import test_case
+        OK_FORMAT = False
+        name = "q"
+        points = 1
+        @test_case(points=1)
+        def test_eval(model):
+            assert not model.training and model.state_dict()["weight"].sum() == 0, "eval mode, zero weights"
+        """)}
+    model = torch.nn.Linear(2, 1)
+    for weight, training, passed in ((0.0, False, True), (1.0, False, False), (0.0, True, False)):
+        with torch.no_grad():
+            model.weight.fill_(weight)
+        observe.record("q", ["model"], {"model": model.train(training)}, observe.FOLDER)
+        assert integrity.run_in_grader(tests, ("model",), observe.FOLDER)["q"]["q - 1"][0] is passed
+
+
+def test_only_the_early_stopping_class_is_judged_in_the_kernel(built):
+    """What a notebook that forges otter's results in its kernel can still gain (docs/security.md):
+    the test cases of the built zip the grader does not judge itself, 2 of 16 points."""
+    with zipfile.ZipFile(built["zip_path"]) as zf:
+        tests = {Path(n).stem: zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
+    in_kernel = {c.body.__name__: c.points for q, source in tests.items() for c in integrity.parse(q, source).test_cases
+                 if not integrity.judged_by_grader(c, ASSIGNMENT.observed_variables)}
+    assert in_kernel == {"test_stops_on_plateau": 1, "test_early_stopping_rules": 1, "test_bit_identical_resume": 0}

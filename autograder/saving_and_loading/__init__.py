@@ -38,7 +38,9 @@ ASSIGNMENT = Assignment(
     shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "live_run",
              "expected"),
     data_env=DATA_ENV,
-    observed_variables=("check1_error", "check2_answer", "predictions_match", "val_history"),
+    observed_variables=("check1_error", "check2_answer", "gpu_state", "cpu_model", "predictions_match", "ex1_model",
+                        "loaded_model", "val_history", "history_before", "history_after", "start_epoch",
+                        "resumed_optimizer", "es_model"),
 )
 
 
