@@ -239,6 +239,6 @@ def test_only_the_early_stopping_class_is_judged_in_the_kernel(built):
     the test cases of the built zip the grader does not judge itself, 2 of 16 points."""
     with zipfile.ZipFile(built["zip_path"]) as zf:
         tests = {Path(n).stem: zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
-    in_kernel = {c.body.__name__: c.points for q, source in tests.items() for c in integrity.parse(q, source).test_cases
+    in_kernel = {c.body.test_func.__name__: c.points for q, source in tests.items() for c in integrity.parse(q, source).test_cases
                  if not integrity.judged_by_grader(c, ASSIGNMENT.observed_variables)}
     assert in_kernel == {"test_stops_on_plateau": 1, "test_early_stopping_rules": 1, "test_bit_identical_resume": 0}
