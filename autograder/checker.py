@@ -9,7 +9,8 @@ loaded; a check that breaks on a crafted file reports `checker_crashed` and the 
 With --kernel-free it then runs the cases of the tests on stdin that the grader judges in the
 current folder (the notebook's re-run), with every verdict and the variables the kernel was
 observed to hold (observe.py), and prints their outcome as one last line.
-stdin: {"verdicts": verdicts of earlier interpreters, "tests": {question: otter test source}}.
+stdin: {"verdicts": verdicts of earlier interpreters, "tests": {question: otter test source},
+"probes": the lesson's probes of this grading (observe.probed)}.
 """
 
 import json
@@ -47,6 +48,7 @@ def main(assignment, names, submitted, kernel_free=False):
             json.dump(verdicts, private)
             private.flush()
             os.environ[VERDICTS_ENV] = private.name
-            outcome = integrity.run_in_grader(given["tests"], assignment.observed_variables, observe.FOLDER)
+            outcome = integrity.run_in_grader(given["tests"], assignment.observed_variables, observe.FOLDER,
+                                              given.get("probes"))
             print(json.dumps({"kernel_free": outcome}), flush=True)
     return 0

@@ -112,4 +112,11 @@ class Verdict:
 
     def assert_ok(self):
         """A test's verdict: AssertionError with what the student sees when a problem was found."""
-        assert self.ok, "\n" + self.render()
+        assert_ok([self])
+
+
+def assert_ok(verdicts):
+    """A test's verdict on several checks: AssertionError with each failed check's text (its
+    problems, then its hints), one check after the other."""
+    failed = [v for v in verdicts if not v.ok]
+    assert not failed, "\n" + "\n".join(v.render() for v in failed)

@@ -54,13 +54,13 @@ def judged_by_grader(case, observed_variables):
     return variables_of(case) <= set(observed_variables)
 
 
-def run_in_grader(tests, observed_variables, observed):
+def run_in_grader(tests, observed_variables, observed, probes=None):
     """In the grader's own interpreter (checker.py), in the re-run's folder: run every case of
     `tests` ({question: test file source}) the grader judges, a case with variables on the values
-    the kernel was seen to hold (`observed`: the observations' folder). A question with no
-    observation (the run stopped before its tests, or the notebook kept the grader from observing)
-    is judged on none: its cases fail as on a wrong value; where the run stopped, the grader's
-    callers say not graded instead.
+    the kernel was seen to hold (`observed`: the observations' folder; `probes`: the lesson's for
+    this grading, observe.probed). A question with no observation (the run stopped before its
+    tests, or the notebook kept the grader from observing) is judged on none: its cases fail as on
+    a wrong value; where the run stopped, the grader's callers say not graded instead.
 
     Returns:
         dict: {question: {case name: (passed, message)}}.
@@ -70,10 +70,10 @@ def run_in_grader(tests, observed_variables, observed):
         tf = parse(question, source)
         cases = [c for c in tf.test_cases if judged_by_grader(c, observed_variables)]
         names = set().union(*map(variables_of, cases))
-        env = observe.read(observed, question, sorted(names)) if names else {}
+        env = observe.read(observed, question, sorted(names), probes) if names else {}
         if env is None:
-            env = dict.fromkeys(names, observe.NotObserved("no observation: the grader's cell before these tests "
-                                                           "did not record it"))
+            env = observe.probed(dict.fromkeys(names, observe.NotObserved(
+                "no observation: the grader's cell before these tests did not record it")), probes)
         judged = ExceptionTestFile(tf.name, tf.path, cases)
         judged.source = tf.source
         judged.run(env)

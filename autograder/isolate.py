@@ -57,10 +57,11 @@ class Checked(NamedTuple):
     flags: list  # for a TA: each sealed file the notebook changed or removed while it ran
 
 
-def grade_files(assignment, private, sealed, tests, submission, kernel_free_limit=None):
+def grade_files(assignment, private, sealed, tests, submission, kernel_free_limit=None, probes=None):
     """After the kernel: the file checks on the originals `seal` moved to `private`, then the
-    cases of `tests` ({question: otter test file source}) the grader judges, in `submission`. The one
-    call both graders make (the otter plugin, nbgrader's RecheckKernelFree).
+    cases of `tests` ({question: otter test file source}) the grader judges, in `submission`, with
+    the lesson's `probes` of this grading (observe.probed). The one call both graders make (the
+    otter plugin, nbgrader's RecheckKernelFree).
 
     Returns:
         Checked: the verdicts of every file check of `assignment` (a check whose file changed gets
@@ -76,13 +77,13 @@ def grade_files(assignment, private, sealed, tests, submission, kernel_free_limi
     pending = [name for name in assignment.file_checks if name not in verdicts]
     verdicts, kernel_free = run_checks(pending, private, verdicts, tests, submission, assignment.check_time_limit_s,
                                        kernel_free_limit or assignment.kernel_free_time_limit_s,
-                                       checker=(*CHECKER, "--assignment", assignment.name))
+                                       checker=(*CHECKER, "--assignment", assignment.name), probes=probes)
     return Checked(verdicts, integrity.trusted_outcome(tests or {}, *kernel_free, assignment.observed_variables),
                    [f"{f.path} was sealed before the notebook ran and changed while it ran" for f in changed])
 
 
 def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit=Assignment.check_time_limit_s,
-               kernel_free_limit=Assignment.kernel_free_time_limit_s, checker=CHECKER):
+               kernel_free_limit=Assignment.kernel_free_time_limit_s, checker=CHECKER, probes=None):
     """Run the checks `names` on submitted/checkpoints, then, when `tests` are given, their
     cases the grader judges in `cwd`; never raises for a check's failure.
 
@@ -95,7 +96,7 @@ def run_checks(names, submitted, verdicts=None, tests=None, cwd=None, time_limit
     env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
     while True:
         with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as stderr:
-            json.dump({"verdicts": verdicts, "tests": tests}, given)
+            json.dump({"verdicts": verdicts, "tests": tests, "probes": probes or {}}, given)
             given.seek(0)
             flags = ["--kernel-free"] if tests is not None else []
             proc = subprocess.Popen([*checker, *pending, "--submitted", str(submitted), *flags], stdin=given,

@@ -56,6 +56,14 @@ class Lesson(ABC):
         """The matplotlib Figure at the top of a student's feedback, from the file checks'
         verdicts (dicts), or None."""
 
+    def probes(self, seed: int) -> Mapping[str, tuple[str, Any]]:
+        """{observed variable: (module, inputs)} for the variables observed by what they do rather
+        than what they hold (a class): in the kernel, the observation records
+        module.probe(variable, inputs), plain data; in the grader, the tests get
+        module.observed(that data, inputs). The inputs (plain data) are drawn from `seed`, chosen
+        for each grading, so a notebook cannot know them before it runs."""
+        return {}
+
     @abstractmethod
     def stage(self, staged: Path, build_dir: Path, committed: Path) -> list[Path]:
         """Build step: put what only this lesson's autograder gets beside the staged master (its

@@ -40,7 +40,7 @@ from .arrange import remove, replace
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
 from .isolate import grade_files, seal
-from .observe import FOLDER as OBSERVED, observation_cell
+from .observe import FOLDER as OBSERVED, SEED_ENV, grading_seed, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
 
 PACKAGE = Path(__file__).resolve().parent
@@ -61,7 +61,10 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         remove(here / OBSERVED)  # observations come from this run's kernel only
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
+        seed = grading_seed()
+        self.log.info("Probes drawn with seed %d (%s=%d draws the same for a regrade)", seed, SEED_ENV, seed)
         resources[STATE] = {"assignment": assignment, "private": private, "sealed": sealed, "events": [],
+                            "probes": assignment.lesson.probes(seed),
                             "tests": _tests(nb),  # the instructor's, read before the run
                             "not_run": set()}  # test cells the kernel never reached (BoundedExecute)
         return nb, resources
@@ -157,7 +160,7 @@ class RecheckKernelFree(NbGraderPreprocessor):
         judged = integrity.judged_questions(state["tests"], state["assignment"].observed_variables)
         checked = grade_files(state["assignment"], state["private"] / "sealed", state["sealed"],
                               {grade_id: state["tests"][grade_id] for grade_id in judged},
-                              resources["metadata"]["path"], kernel_free_limit=self.time_limit)
+                              resources["metadata"]["path"], kernel_free_limit=self.time_limit, probes=state["probes"])
         state["verdicts"], flags = checked.verdicts, list(checked.flags)
         cells = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if _is_test(c)}
         for grade_id, needed in judged.items():
@@ -231,5 +234,6 @@ def _observe_in_test_cells(nb, state, folder):
         names = observed.get(cell.metadata.nbgrader["grade_id"])
         if names:
             changed.append((cell, cell.source))
-            cell.source = observation_cell(cell.metadata.nbgrader["grade_id"], names, str(folder)) + "\n" + cell.source
+            cell.source = (observation_cell(cell.metadata.nbgrader["grade_id"], names, str(folder), state["probes"])
+                           + "\n" + cell.source)
     return changed

@@ -12,7 +12,9 @@ no student code runs. A variable is recorded as
   class and message);
 - else, a torch object, in <question>.<name>.pt, read with weights_only=True (load.py): a tensor or
   a dict of them as it is; a module or an optimizer as what its state_dict() returned (and a
-  module's `training`), which the grader's test sees as a Snapshot.
+  module's `training`), which the grader's test sees as a Snapshot;
+- a variable the lesson probes (Lesson.probes: a class, observed by what it does) as what its
+  probe returned, plain data, on inputs the grader drew for this grading (`grading_seed`).
 
 `record` runs in the kernel (imports nothing of the notebook's); `read` in the grader's
 interpreter: it follows no link, reads at most OBSERVATION_BYTES of JSON and SAVED_BYTES of one .pt,
@@ -20,8 +22,10 @@ and keeps only plain values and what weights_only loads.
 """
 
 import builtins
+import importlib
 import json
 import os
+import secrets
 import stat
 import sys
 import tempfile
@@ -32,6 +36,9 @@ OBSERVATION_BYTES = 256 * 1024  # one question's observations: a few histories o
 MAX_ITEMS = 10_000  # elements of one list
 MAX_CHARS = 10_000  # characters of one string
 SAVED_BYTES = 16 * 2**20  # one torch object's file: a model of a lesson is a few MB
+OPTIMIZER_ENTRIES = 100  # keys of one parameter's state or one param group (Adam has a dozen)
+MAX_DEPTH = 6  # nested lists and dicts: a probe's runs of steps
+SEED_ENV = "AUTOGRADER_SEED"  # a regrade draws a probe's inputs from the seed its grading logged
 
 
 class NotObserved:
@@ -46,18 +53,22 @@ class NotObserved:
 
 
 def plain(value, depth=0):
-    """`value` as JSON-ready plain data, or a NotObserved: None, bool, int, float, str, and lists
-    (from lists or tuples) of them; a NumPy number, or a number of a library (NumPy, torch) inside
-    a list, becomes a float or int, as the tests compare it (a tensor alone stays one: snapshot)."""
+    """`value` as JSON-ready plain data, or a NotObserved: None, bool, int, float, str, lists (from
+    lists or tuples) and str-keyed dicts of them; a NumPy number, or a number of a library (NumPy,
+    torch) inside a list, becomes a float or int, as the tests compare it (a tensor alone or in a
+    dict stays one: snapshot)."""
     if depth == 0 and type(value).__module__.split(".")[0] == "numpy":
         value = _number(value)
     if value is None or type(value) in (bool, int, str) or isinstance(value, float):
         return value if not isinstance(value, str) or len(value) <= MAX_CHARS else NotObserved("a string too long")
-    if type(value) in (list, tuple) and depth < 3:  # not a subclass: nothing of the student's runs here
+    if type(value) in (list, tuple, dict) and depth < MAX_DEPTH:  # not a subclass: nothing of the student's runs here
         if len(value) > MAX_ITEMS:
             return NotObserved(f"a {type(value).__name__} of {len(value)} items")
-        items = [plain(_number(v), depth + 1) for v in value]
-        bad = next((v for v in items if isinstance(v, NotObserved)), None)
+        if type(value) is dict and not all(type(k) is str and len(k) <= MAX_CHARS for k in value):
+            return NotObserved("a dict with keys that are not strings")
+        items = {k: plain(v, depth + 1) for k, v in value.items()} if type(value) is dict else [
+            plain(_number(v), depth + 1) for v in value]
+        bad = next((v for v in (items.values() if type(items) is dict else items) if isinstance(v, NotObserved)), None)
         return bad or items
     return NotObserved(f"a {type(value).__module__}.{type(value).__qualname__}")
 
@@ -122,12 +133,21 @@ def snapshot(value):
     return None
 
 
-def record(key, names, namespace, folder=FOLDER):
+def grading_seed():
+    """The seed a grading draws its probes' inputs from: fresh for each grading, or SEED_ENV's."""
+    given = os.environ.get(SEED_ENV, "").strip()
+    if given and not given.isdigit():
+        raise ValueError(f"{SEED_ENV} is the seed a grading logged, a whole number; found {given!r}")
+    return int(given) if given else secrets.randbelow(2**31)
+
+
+def record(key, names, namespace, folder=FOLDER, probes="{}"):
     """In the kernel: write folder/<key>.json, {name: {"value": plain value} or {"exception": ...}
     or {"saved": true} (folder/<key>.<name>.pt) or {"not observed": why}} for each of `names` in
-    `namespace` (the notebook's globals). Never raises: a failure to observe is the grader's to
-    report."""
-    found = {}
+    `namespace` (the notebook's globals); a name in `probes` (JSON: {name: [module, inputs]}) is
+    recorded as {"value": module.probe(its value, inputs)}. Never raises: a failure to observe is
+    the grader's to report."""
+    found, probes = {}, json.loads(probes)
     try:
         Path(folder).mkdir(exist_ok=True)
     except OSError:
@@ -137,6 +157,11 @@ def record(key, names, namespace, folder=FOLDER):
             found[name] = {"not observed": f"{name} is not defined"}
             continue
         try:
+            if name in probes:
+                module, inputs = probes[name]
+                value = plain(importlib.import_module(module).probe(namespace[name], inputs))
+                found[name] = {"not observed": value.why} if isinstance(value, NotObserved) else {"value": value}
+                continue
             if isinstance(namespace[name], BaseException):
                 found[name] = {"exception": exception(namespace[name])}
                 continue
@@ -155,15 +180,32 @@ def record(key, names, namespace, folder=FOLDER):
         pass
 
 
-def observation_cell(key, names, folder=FOLDER):
-    """The source of the cell a grader puts just before the tests of `key`."""
+def observation_cell(key, names, folder=FOLDER, probes=None):
+    """The source of the cell a grader puts just before the tests of `key`; `probes`: the lesson's
+    (Lesson.probes), for this grading."""
+    probes = json.dumps({name: probe for name, probe in (probes or {}).items() if name in names})
     return (f"from autograder import observe as _observe\n_observe.record({key!r}, {sorted(names)!r}, globals(), "
-            f"{folder!r})\ndel _observe")
+            f"{folder!r}, {probes!r})\ndel _observe")
 
 
-def read(folder, key, names):
+def read(folder, key, names, probes=None):
     """In the grader: {name: value or NotObserved} for `names`, from folder/<key>.json as the kernel
-    left it; None when the kernel wrote no observation for `key` (it stopped before)."""
+    left it; None when the kernel wrote no observation for `key` (it stopped before). A probed
+    name's value is module.observed(what the kernel recorded, inputs), on the grader's inputs."""
+    found = _read_observation(folder, key, names)
+    return None if found is None else probed(found, probes)
+
+
+def probed(found, probes):
+    """`found` ({name: what was observed, or NotObserved}) with each probed name's value as its
+    module's observed(value, inputs) says: the grader's inputs, whatever the kernel ran."""
+    for name, (module, inputs) in (probes or {}).items():
+        if name in found:
+            found[name] = importlib.import_module(module).observed(found[name], inputs)
+    return found
+
+
+def _read_observation(folder, key, names):
     try:
         dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
@@ -211,8 +253,9 @@ def _saved(dir_fd, filename):
         saved, refused = load(copy.name, device=None, name=filename, limits=(SAVED_BYTES, SAVED_BYTES))
     if refused:
         return NotObserved(f"{refused.message} [{refused.code}]")
-    kind = saved.get("kind") if isinstance(saved, dict) else None
-    value, state = saved.get("value") if kind else None, saved.get("state_dict") if kind else None
+    if not isinstance(saved, dict):
+        return NotObserved("an observation that is not one")
+    kind, value, state = saved.get("kind"), saved.get("value"), saved.get("state_dict")
     if kind == "value" and (_tensor(value) or _tensors(value)):
         return value
     if kind == "module" and _tensors(state) and type(saved.get("training")) is bool:
@@ -244,11 +287,16 @@ def _optimizer_state(value):
         return False
     state, groups = value["state"], value["param_groups"]
     return (isinstance(state, dict) and len(state) <= MAX_ITEMS and isinstance(groups, list) and len(groups) <= MAX_ITEMS
-            and all(type(k) is int and isinstance(s, dict) and len(s) <= 100 and all(
-                type(n) is str and (_tensor(v) or type(v) in (int, float, bool)) for n, v in s.items())
-                for k, s in state.items())
-            and all(isinstance(g, dict) and len(g) <= 100 and all(
-                type(n) is str and not isinstance(plain(v), NotObserved) for n, v in g.items()) for g in groups))
+            and all(type(k) is int and _entries(s, lambda v: _tensor(v) or type(v) in (int, float, bool))
+                    for k, s in state.items())
+            and all(_entries(g, lambda v: not isinstance(plain(v), NotObserved)) for g in groups))
+
+
+def _entries(value, valid):
+    """A dict of at most OPTIMIZER_ENTRIES str keys, each value `valid`: one parameter's state (its
+    step, moments) or one param group's settings."""
+    return isinstance(value, dict) and len(value) <= OPTIMIZER_ENTRIES and all(
+        type(k) is str and valid(v) for k, v in value.items())
 
 
 def _value(entry, saved):

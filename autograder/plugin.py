@@ -38,7 +38,7 @@ from .guard import Watchdog, install_cell
 from .assignment import Assignment, get
 from . import confine
 from .isolate import grade_files, seal
-from .observe import FOLDER as OBSERVED, observation_cell
+from .observe import FOLDER as OBSERVED, SEED_ENV, grading_seed, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
 
 
@@ -77,6 +77,9 @@ class GuardSubmission(AbstractOtterPlugin):
         self.private = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.sealed = seal(self.assignment, self.here, self.private)
         remove(self.here / OBSERVED)  # observations come from this run's kernel only (arrange moved any aside)
+        self.seed = grading_seed()
+        self.probes = self.assignment.lesson.probes(self.seed)
+        print(f"Probes drawn with seed {self.seed} ({SEED_ENV}={self.seed} draws the same for a regrade)", flush=True)
         self.confinement = confine.start(self.here, self.assignment.kernel_tasks)
         if self.confinement is None:
             print(confine.unconfined_warning(), file=sys.stderr, flush=True)
@@ -90,7 +93,8 @@ class GuardSubmission(AbstractOtterPlugin):
         self.progress = (self.confinement.home if self.confinement else Path(tempfile.mkdtemp())) / "progress.json"
         self.cells = [(i, c.source) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
         a = self.assignment
-        observe_before_tests(nb, integrity.observed_questions(self.tests, a.observed_variables), self.here / OBSERVED)
+        observe_before_tests(nb, integrity.observed_questions(self.tests, a.observed_variables), self.here / OBSERVED,
+                             self.probes)
         nb.cells.insert(0, nbformat.v4.new_code_cell(install_cell(
             self.cells, a.cell_time_limit_s, a.cell_output_limit, a.kernel_data_limit, self.progress)))
         self.watchdog = Watchdog(a.run_time_limit_s)
@@ -124,16 +128,17 @@ class GuardSubmission(AbstractOtterPlugin):
     def _finish(self, results, events, kernel_stopped=None):
         if self.confinement:  # nothing of the student's may run while the grader judges
             self.confinement.end()
-        checked = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here)
+        checked = grade_files(self.assignment, self.private, self.sealed, self.tests, self.here, probes=self.probes)
         shutil.rmtree(self.private, ignore_errors=True)
         self.verdicts = checked.verdicts
         flags = integrity.rebuild(results, self.tests, checked.trusted, self.assignment.observed_variables,
                                   kernel_stopped) + checked.flags
         results.set_output(feedback_summary(self.assignment, self.verdicts, self.notes, events))
         results.flags, results.limits = flags, (self.assignment.summary_limit, self.assignment.question_output_limit)
+        results.seed = self.seed
         # otter makes the results object and writes results.json from its to_gradescope_dict after
         # the plugins ran; no hook lets a plugin choose that class, so the instance becomes the
-        # subclass that writes HTML, cuts outputs and adds the flags (state: flags and limits only)
+        # subclass that writes HTML, cuts outputs and adds the flags (state: flags, limits and seed only)
         results.__class__ = HtmlOutput
 
     def _last_cell(self):
@@ -151,9 +156,11 @@ class GuardSubmission(AbstractOtterPlugin):
 class HtmlOutput(GradingResults):
     """Results as Gradescope shows them: the top-level output as HTML (otter 7 writes no
     `output_format`; the tests' outputs stay text), every output bounded, and a hidden line for
-    instructors when the kernel's results disagreed with the grader's own checks."""
+    instructors when the kernel's results disagreed with the grader's own checks; the seed the
+    probes' inputs were drawn from is kept in extra_data, for a regrade (observe.SEED_ENV)."""
 
     flags = ()
+    seed = None
     limits = (Assignment.summary_limit, Assignment.question_output_limit)  # the top-level output's, one question's
 
     def to_gradescope_dict(self, ag_config):
@@ -162,6 +169,7 @@ class HtmlOutput(GradingResults):
         d["output"] = _cut(d.get("output", ""), summary_limit)
         d["output_format"] = "html"
         d["stdout_visibility"] = "hidden"  # the grader's log is for instructors
+        d["extra_data"] = {**d.get("extra_data", {}), "probe_seed": self.seed}
         for test in d["tests"]:
             test["output"] = _cut(test.get("output", ""), output_limit)
         if self.flags:
@@ -171,14 +179,14 @@ class HtmlOutput(GradingResults):
         return d
 
 
-def observe_before_tests(nb, questions, folder):
+def observe_before_tests(nb, questions, folder, probes):
     """Put the grader's observation cell (observe.py) of each question just before the first cell
     that runs its tests (`grader.check("q")`), or at the end, where otter runs the tests no cell
     ran; it writes into `folder`, wherever the notebook has changed directory to."""
     for question, names in questions.items():
         check = re.compile(rf"""\.check\(\s*["']{re.escape(question)}["']\s*\)""")
         at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and check.search(c.source)), len(nb.cells))
-        nb.cells.insert(at, nbformat.v4.new_code_cell(observation_cell(question, names, str(folder))))
+        nb.cells.insert(at, nbformat.v4.new_code_cell(observation_cell(question, names, str(folder), probes)))
 
 
 def _events(notebook, cells, assignment):

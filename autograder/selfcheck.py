@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .assignment import VERDICTS_ENV, get
-from .codes import Verdict
+from .codes import Verdict, assert_ok
 from .files import Files
 from .load import device
 
@@ -58,8 +58,7 @@ def require(assignment: str, *names: str, folder: str | Path = ".") -> None:
     if submitted:  # the grader's interpreter: a file the re-run never wrote is judged as submitted
         a = get(assignment)
         found = [_as_submitted(submitted[v.check]) if _unwritten(a, v.check, folder) else v for v in found]
-    failed = [v for v in found if not v.ok]
-    Verdict(", ".join(names), [p for v in failed for p in v.problems], [n for v in failed for n in v.notes]).assert_ok()
+    assert_ok(found)
 
 
 def submitted_verdicts():

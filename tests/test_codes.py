@@ -5,7 +5,7 @@ import re
 import string
 from pathlib import Path
 
-from autograder.codes import Verdict
+from autograder.codes import Verdict, assert_ok
 from autograder.report import html_summary
 from autograder.saving_and_loading.messages import MESSAGES, problem
 from autograder.saving_and_loading.picture import feedback_picture
@@ -45,3 +45,18 @@ def test_summary_without_a_resume_has_no_picture():
     assert feedback_picture({"crash": {"plot": {}}}) is None and feedback_picture({}) is None
     assert "<img" not in html_summary(["a hint"], None)
     assert html_summary([], None) == ""
+
+
+def test_a_test_on_several_checks_says_each_failed_checks_problems_then_its_hints():
+    periodic = Verdict("periodic", [problem("missing", name="checkpoints/epoch_5.pth", remedy="run Exercise 2")],
+                       ["hint of periodic"])
+    best = Verdict("best", [problem("missing", name="checkpoints/best.pth", remedy="run Exercise 2")], ["hint of best"])
+    try:
+        assert_ok([periodic, Verdict("crash"), best])
+    except AssertionError as e:
+        lines = str(e).strip().splitlines()
+    else:
+        raise AssertionError("two failed checks passed")
+    assert [line.split(":")[0] for line in lines] == [
+        "- checkpoints/epoch_5.pth is missing", "- Hint", "- checkpoints/best.pth is missing", "- Hint"], lines
+    assert_ok([Verdict("crash")])  # no problem: passes

@@ -8,25 +8,32 @@ import torch
 from hypothesis import given, strategies as st
 
 from autograder.saving_and_loading.model import MNISTModel
-from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping, compare_early_stopping, trace
+from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping, problems, runs
+from autograder.saving_and_loading.stopper_runs import run, runs_of
 from autograder.saving_and_loading.live_run import continuity, optimizer_continued
 
 losses = st.lists(st.one_of(st.floats(0.01, 2.0), st.just(float("nan")), st.sampled_from([0.5, 0.7])),
                   min_size=1, max_size=30)
 
 
+def judge(stopper_class, seed=None):
+    """The hidden test's problems with a class, on the scripted runs (and the random ones of `seed`)."""
+    return problems(runs_of(stopper_class, runs(seed)))
+
+
 @given(losses, st.integers(1, 5))
 def test_reference_semantics(seq, patience):
-    steps, kept = trace(ReferenceEarlyStopping(patience), seq)
+    done = run(ReferenceEarlyStopping, patience, seq)
+    steps, kept = done.steps, done.kept
     seen = seq[: len(steps)]
     finite = [(x, i + 1) for i, x in enumerate(seen) if not math.isnan(x)]
-    last_epoch, stopped, best_epoch, counter = steps[-1]
+    last_epoch, (stopped, best_epoch, counter, best_loss) = len(steps), steps[-1]
     if finite:
         best = min(x for x, _ in finite)
         assert best_epoch == next(e for x, e in finite if x == best)  # ties keep the first
-        assert kept == best_epoch
+        assert kept == best_epoch and best_loss == best
     else:
-        assert best_epoch == 0 and kept is None
+        assert best_epoch == 0 and kept is None and best_loss == math.inf
     assert counter == last_epoch - best_epoch
     assert stopped == (counter >= patience)
     if stopped:
@@ -65,14 +72,17 @@ def solution_early_stopping():
 
 
 def test_the_solution_meets_the_written_rules():
-    assert compare_early_stopping(solution_early_stopping()) == []
-    assert compare_early_stopping(NeverResets) != []  # the control: the comparison can fail
+    for seed in (None, 1, 2):
+        assert judge(solution_early_stopping(), seed) == []
+    assert judge(NeverResets) != []  # the control: the comparison can fail
 
 
 def test_mistakes_are_named():
     for wrong in (NeverResets, TiesImprove):
-        problems = compare_early_stopping(wrong)
-        assert problems and all(p.code == "early_stopping" for p in problems)
+        found = judge(wrong)
+        assert found and all(p.code == "early_stopping" for p in found)
+    assert any("the 'ties' sequence" in p.message and "expected stop=False, best_epoch=2, counter=1" in p.message
+               for p in judge(TiesImprove))
 
 
 def test_crashing_step_is_reported_not_raised():
@@ -80,7 +90,7 @@ def test_crashing_step_is_reported_not_raised():
         def step(self, val_loss, model):
             raise ValueError("boom")
 
-    assert "raised ValueError: boom" in compare_early_stopping(Broken)[0].message
+    assert "raised ValueError: boom" in judge(Broken)[0].message
 
 
 def test_continuity():
@@ -113,12 +123,10 @@ class NoStateDict:
 
 
 def test_resumed_early_stopping():
-    from autograder.saving_and_loading.early_stopping import compare_resumed_early_stopping
-
-    assert compare_resumed_early_stopping(solution_early_stopping()) == []  # resumes like Lightning's callback
-    problems = compare_resumed_early_stopping(ForgetsCounter)
-    assert problems and "resumed after epoch" in problems[0].message and problems[0].code == "early_stopping_resume"
-    assert "AttributeError" in compare_resumed_early_stopping(NoStateDict)[0].message
+    found = judge(ForgetsCounter)
+    assert found and "resumed after epoch" in found[0].message and found[0].code == "early_stopping_resume"
+    assert "[1.0, 0.5, 0.6, 0.7] with patience 2, resumed after epoch" in found[0].message  # the public test's run
+    assert "AttributeError" in judge(NoStateDict)[0].message
 
 
 def test_optimizer_continued_reads_adams_step_count():
@@ -208,9 +216,18 @@ VARIANTS = {  # clause broken -> the class's changed methods
 
 @pytest.mark.parametrize("clause", sorted(VARIANTS))
 def test_each_clause_is_pinned_by_a_sequence_its_variant_fails(clause):
-    from autograder.saving_and_loading.early_stopping import compare_resumed_early_stopping
-
     variant = type("Variant", (ReferenceEarlyStopping,), VARIANTS[clause])
-    problems = compare_early_stopping(variant) + compare_resumed_early_stopping(variant)
-    assert problems, f"no scripted sequence tells the rule from a variant where {clause!r} is broken"
-    assert {p.code for p in problems} <= {"early_stopping", "early_stopping_resume"}
+    found = judge(variant)
+    assert found, f"no scripted sequence tells the rule from a variant where {clause!r} is broken"
+    assert {p.code for p in found} <= {"early_stopping", "early_stopping_resume"}
+
+
+@pytest.mark.parametrize("clause", sorted(VARIANTS))
+def test_random_runs_alone_tell_most_variants_from_the_rule(clause):
+    """The runs drawn for a grading are not known to the notebook in advance: without the scripted
+    ones (which a notebook could have been written against), they still fail each variant for most
+    seeds, so right runs come from a class that behaves right."""
+    variant = type("Variant", (ReferenceEarlyStopping,), VARIANTS[clause])
+    scripted = len(runs())
+    caught = sum(bool(problems(runs_of(variant, runs(seed)[scripted:]))) for seed in range(20))
+    assert caught >= 14, f"random runs told {clause!r} from the rule for {caught} of 20 seeds"

@@ -53,12 +53,16 @@ class LogPayload:
         return (open, (self.canary, "w"))
 
 
-def test_regrading_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_path):
+def test_regrading_with_the_seed_is_identical_and_a_hostile_log_never_runs(graded, built, tmp_path, monkeypatch):
+    """A regrade with the seed the grading recorded (results.json's extra_data) draws the same
+    early-stopping sequences and gives the same results."""
     import zipfile
 
     import dill
 
-
+    seed = graded["reference"].results["extra_data"]["probe_seed"]
+    assert isinstance(seed, int)
+    monkeypatch.setenv("AUTOGRADER_SEED", str(seed))
     canary = tmp_path / "log-payload-ran"
     hostile = tmp_path / "hostile.zip"
     with zipfile.ZipFile(built["samples_dir"] / "reference.zip") as src, zipfile.ZipFile(hostile, "w") as dst:

@@ -294,7 +294,7 @@ def test_a_value_that_lies_to_the_kernels_tests_is_judged_by_the_grader(failures
 def test_a_kernel_that_keeps_the_grader_from_observing_loses_those_cases(failures):
     graded, _, flagged = failures["kernel-blocks-the-observation"]
     assert graded == {**FULL, "check1": 0.0, "check2": 0.0, "map_location": 0.0, "ex1_save_load": 1.0,
-                      "ex2_checkpointing": 2.5, "ex3_resume": 3.0, "ex4_early_stopping": 3.0}
+                      "ex2_checkpointing": 2.5, "ex3_resume": 3.0, "ex4_early_stopping": 1.0}
     assert flagged
 
 

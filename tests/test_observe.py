@@ -23,8 +23,9 @@ def test_plain_values_pass_as_they_are_and_library_numbers_in_lists_become_numbe
     assert observe.plain([0.5, torch.tensor(0.25), 3, float("inf")]) == [0.5, 0.25, 3, float("inf")]
     assert observe.plain("b") == "b" and observe.plain(True) is True and observe.plain(None) is None
     assert observe.plain(numpy.int64(11)) == 11 and type(observe.plain(numpy.float32(0.5))) is float
-    for value in (torch.tensor(True), torch.nn.Linear(1, 1), {"a": 1}, [torch.zeros(2)], "x" * 10_001,
-                  list(range(10_001)), [[[[1]]]]):
+    assert observe.plain({"a": [1, {"b": None}]}) == {"a": [1, {"b": None}]}
+    for value in (torch.tensor(True), torch.nn.Linear(1, 1), {1: 1}, {"a": torch.tensor(1.0)}, [torch.zeros(2)],
+                  "x" * 10_001, list(range(10_001)), [[[[[[[1]]]]]]]):
         assert isinstance(observe.plain(value), NotObserved), value
 
 
@@ -58,7 +59,7 @@ def test_what_the_kernel_records_the_grader_reads_back(folder):
 @pytest.mark.parametrize("make", [
     lambda f: f.write_text("[" * 100_000 + "]" * 100_000),  # breaks a recursive reader
     lambda f: f.write_text(json.dumps({"answer": {"value": [0.1] * 50_000}})),  # over the size limit
-    lambda f: f.write_text(json.dumps({"answer": {"value": {"__class__": "os.system"}}})),  # not plain
+    lambda f: f.write_text(json.dumps({"answer": {"value": {"a": [[[[[["os.system"]]]]]]}}})),  # nested too deep
     lambda f: f.write_text('{"answer": {"value": 42'),  # cut short
     lambda f: f.write_bytes(b"\x80\x04\x95" + b"cos\nsystem\n"),  # a pickle: only ever parsed as JSON
     lambda f: os.mkfifo(f),  # would block a reader
@@ -234,11 +235,91 @@ def test_a_case_on_a_module_is_judged_on_its_observed_state(tmp_path, monkeypatc
         assert integrity.run_in_grader(tests, ("model",), observe.FOLDER)["q"]["q - 1"][0] is passed
 
 
-def test_only_the_early_stopping_class_is_judged_in_the_kernel(built):
+def test_no_point_is_judged_in_the_kernel(built):
     """What a notebook that forges otter's results in its kernel can still gain (docs/security.md):
-    the test cases of the built zip the grader does not judge itself, 2 of 16 points."""
+    the test cases of the built zip the grader does not judge itself, 0 of 16 points."""
     with zipfile.ZipFile(built["zip_path"]) as zf:
         tests = {Path(n).stem: zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
     in_kernel = {c.body.test_func.__name__: c.points for q, source in tests.items() for c in integrity.parse(q, source).test_cases
                  if not integrity.judged_by_grader(c, ASSIGNMENT.observed_variables)}
-    assert in_kernel == {"test_stops_on_plateau": 1, "test_early_stopping_rules": 1, "test_bit_identical_resume": 0}
+    assert in_kernel == {"test_bit_identical_resume": 0}
+
+
+# --- a class observed by what it does: EarlyStopping's runs (Lesson.probes) ----------------------
+
+STOPPER_TESTS = {"es": textwrap.dedent("""\
+    from otter.test_files import test_case
+    OK_FORMAT = False
+    name = "es"
+    points = 1
+    @test_case(points=1)
+    def test_rules(EarlyStopping):
+        from autograder.saving_and_loading import hidden
+        hidden.require_early_stopping(EarlyStopping)
+    """)}
+
+
+def judged_in_grader(namespace, seed=7):
+    """The hidden test's outcome when the grader's probe cell ran in a kernel holding `namespace`."""
+    from autograder.saving_and_loading import LESSON
+    probes = LESSON.probes(seed)
+    exec(observe.observation_cell("es", ["EarlyStopping"], observe.FOLDER, probes), namespace)
+    return integrity.run_in_grader(STOPPER_TESTS, ("EarlyStopping",), observe.FOLDER, probes)["es"]["es - 1"]
+
+
+def test_the_grader_judges_the_runs_the_kernel_observed_on_its_inputs(tmp_path, monkeypatch):
+    from test_early_stopping import NeverResets, solution_early_stopping
+    monkeypatch.chdir(tmp_path)
+    assert judged_in_grader({"EarlyStopping": solution_early_stopping()})[0] is True
+    passed, message = judged_in_grader({"EarlyStopping": NeverResets})
+    assert not passed and "EarlyStopping differs from the reference" in message and "random #" in message
+    passed, message = judged_in_grader({})  # no class: one line says why
+    assert not passed and message.count("[early_stopping]") == 1 and "EarlyStopping is not defined" in message
+
+
+def test_runs_forged_for_other_inputs_fail(tmp_path, monkeypatch):
+    """A kernel that writes the reference's runs on the scripted sequences (all it could know in
+    advance) instead of running a class on the grader's inputs: the random runs are missing."""
+    from autograder.saving_and_loading import early_stopping, stopper_runs
+    monkeypatch.chdir(tmp_path)
+    forged = stopper_runs.probe(early_stopping.ReferenceEarlyStopping, early_stopping.runs())
+
+    def forge(namespace):
+        namespace["_observe"].record = lambda key, names, namespace, folder, probes: (
+            Path(folder).mkdir(exist_ok=True), (Path(folder) / f"{key}.json").write_text(
+                json.dumps({"EarlyStopping": {"value": forged + forged[-6:]}})))
+
+    class Kernel(dict):  # the observation cell imports _observe, then the notebook's forgery acts
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            if key == "_observe":
+                forge(self)
+
+    passed, message = judged_in_grader(Kernel())
+    assert not passed and "random #1 (seed 7)" in message
+
+
+@pytest.mark.parametrize("runs", [
+    "not a list", [], [{"steps": "no"}] * 14, [{"steps": [[1, 2, 3]], "kept": 1, "error": None, "resumed": []}] * 14,
+    [{"steps": [[True, 1, 0, 0.5]], "kept": 1, "error": ["x"], "resumed": []}] * 14, [None] * 14,
+    [{"steps": [], "kept": None, "error": None, "resumed": [{}]}] * 14, [{"steps": {}, "error": None, "resumed": ""}] * 14])
+def test_runs_that_are_not_runs_fail_with_a_message(tmp_path, runs):
+    from autograder.saving_and_loading import LESSON
+    probes = LESSON.probes(7)
+    folder = tmp_path / observe.FOLDER
+    folder.mkdir()
+    (folder / "es.json").write_text(json.dumps({"EarlyStopping": {"value": runs}}))
+    passed, message = integrity.run_in_grader(STOPPER_TESTS, ("EarlyStopping",), folder, probes)["es"]["es - 1"]
+    assert not passed and "EarlyStopping differs from the reference on its runs, which the grader could not observe" in message
+
+
+def test_a_regrade_draws_with_the_logged_seed_and_a_wrong_seed_is_named(monkeypatch):
+    from autograder.saving_and_loading import LESSON
+    monkeypatch.setenv(observe.SEED_ENV, "1234")
+    assert observe.grading_seed() == 1234
+    assert json.dumps(LESSON.probes(observe.grading_seed())) == json.dumps(LESSON.probes(1234))
+    monkeypatch.setenv(observe.SEED_ENV, "12a")
+    with pytest.raises(ValueError, match="AUTOGRADER_SEED is the seed a grading logged, a whole number; found '12a'"):
+        observe.grading_seed()
+    monkeypatch.delenv(observe.SEED_ENV)
+    assert observe.grading_seed() != observe.grading_seed() or observe.grading_seed() != observe.grading_seed()

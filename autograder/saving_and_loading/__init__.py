@@ -36,11 +36,11 @@ ASSIGNMENT = Assignment(
     # the grader's file checks and the public tests of the run (live_run), without the resume run,
     # the early-stopping sequences or the reproduction check, which stay with the grader
     shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "live_run",
-             "expected"),
+             "expected", "stopper_runs"),
     data_env=DATA_ENV,
     observed_variables=("check1_error", "check2_answer", "gpu_state", "cpu_model", "predictions_match", "ex1_model",
                         "loaded_model", "val_history", "history_before", "history_after", "start_epoch",
-                        "resumed_optimizer", "es_model"),
+                        "resumed_optimizer", "es_model", "EarlyStopping"),
 )
 
 
@@ -72,6 +72,11 @@ class SavingAndLoading(Lesson):
     def feedback_picture(self, verdicts):
         from .picture import feedback_picture
         return feedback_picture(verdicts)
+
+    def probes(self, seed):
+        """EarlyStopping is observed by its runs on the grader's sequences, drawn from `seed`."""
+        from .early_stopping import runs
+        return {"EarlyStopping": ("autograder.saving_and_loading.stopper_runs", runs(seed))}
 
     def stage(self, staged, build_dir, committed):
         from .build import stage

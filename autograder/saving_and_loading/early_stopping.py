@@ -1,13 +1,15 @@
-"""Early stopping: the reference for Exercise 4's EarlyStopping, and the scripted loss sequences
-the grader runs the student's class through (in the kernel, after the notebook: hidden.py)."""
+"""Early stopping: the reference for Exercise 4's EarlyStopping, the runs the grader asks of the
+notebook's class (the kernel runs them: stopper_runs.py) and how the grader judges what it saw."""
 
 import copy
 import math
+import random
 
-import torch
-
-from . import PATIENCE
+from . import PATIENCE, stopper_runs
 from .messages import problem
+from .stopper_runs import PLATEAU
+
+RANDOM_RUNS = 6  # drawn for each grading, beside the scripted sequences
 
 
 class ReferenceEarlyStopping:
@@ -60,88 +62,79 @@ SCRIPTED = {  # name -> validation-loss sequence
 }
 
 
-def trace(stopper, losses):
-    """Run `stopper` over `losses`; what an observer sees at each step and the weights it kept.
-
-    The dummy model's weight equals the epoch number, so the kept weights name their epoch.
-    """
-    model = torch.nn.Linear(1, 1, bias=False)
-    steps = []
-    for epoch, loss in enumerate(losses, start=1):
-        with torch.no_grad():
-            model.weight.fill_(epoch)
-        stop = bool(stopper.step(loss, model))
-        steps.append((epoch, stop, stopper.best_epoch, stopper.counter))
-        if stop:
-            break
-    kept = stopper.best_state["weight"].item() if stopper.best_state is not None else None
-    return steps, kept
-
-
-def compare_early_stopping(make_stopper, patience=PATIENCE):
-    """Problems where the student's EarlyStopping(patience) disagrees with the reference."""
-    problems = []
-    for name, losses in SCRIPTED.items():
-        try:
-            got = trace(make_stopper(patience), losses)
-        except Exception as e:  # a crash on one sequence must not hide the others' verdicts
-            got = f"{type(e).__name__}: {e}"
-        want = trace(ReferenceEarlyStopping(patience), losses)
-        if got != want:
-            problems.append(problem("early_stopping", detail=f"the '{name}' sequence {losses}: "
-                                    f"{_difference(got, want)}"))
-    return problems
+def runs(seed=None):
+    """The runs the grader asks of the notebook's EarlyStopping ([{"name", "patience", "losses"}]):
+    the public test's plateau, the scripted sequences with the lesson's patience and, for a grading,
+    RANDOM_RUNS sequences drawn from `seed` with a random patience: ties, NaNs and tiny improvements
+    placed where a notebook cannot know them in advance."""
+    chosen = [PLATEAU] + [{"name": name, "patience": PATIENCE, "losses": losses} for name, losses in SCRIPTED.items()]
+    if seed is None:
+        return chosen
+    rng = random.Random(seed)
+    for i in range(1, RANDOM_RUNS + 1):
+        losses = [round(rng.uniform(0.2, 1.0), 2)]
+        for _ in range(rng.randint(5, 13)):
+            roll, last = rng.random(), losses[-1]
+            losses.append(math.nan if roll < 0.1 else last if roll < 0.25 else round(last - 3e-5, 6) if roll < 0.4
+                          else round(rng.uniform(0.2, 1.0), 2))
+        chosen.append({"name": f"random #{i} (seed {seed})", "patience": rng.randint(1, 4), "losses": losses})
+    return chosen
 
 
-def compare_resumed_early_stopping(make_stopper, patience=PATIENCE):
-    """Problems where a stopper rebuilt from state_dict() mid-run goes on otherwise than the same
-    class never interrupted: where it stops, and its best_epoch and counter after each epoch (the
-    state a checkpoint carries must be enough to resume early stopping). How the class steps is
-    compare_early_stopping's."""
-    problems = []
-    for losses in SCRIPTED.values():
-        try:
-            want = [(stop, best, counter) for _, stop, best, counter in trace(make_stopper(patience), losses)[0]]
-        except Exception:  # compare_early_stopping reports it
-            continue
-        for k in range(1, len(want)):
-            try:
-                first = make_stopper(patience)
-                trace(first, losses[:k])
-                resumed = make_stopper(patience)
-                resumed.load_state_dict(first.state_dict())
-                got = want[:k] + [(stop, best, counter) for _, stop, best, counter in trace(resumed, losses[k:])[0]]
-            except Exception as e:
-                got = f"{type(e).__name__}: {e}"
-            if got != want:
-                did, then = _resumed_difference(got, want)
-                problems.append(problem("early_stopping_resume", losses=losses, epoch=k, did=did, want=then))
+def problems(runs):
+    """Problems where the notebook's runs (stopper_runs.Runs) differ from the reference's on the
+    same inputs: how it steps (step's return, best_epoch, counter and best_loss after each epoch,
+    the weights kept), and how a stopper rebuilt from state_dict() mid-run goes on (as the same
+    class never interrupted: the state a checkpoint carries must be enough to resume)."""
+    unobserved = next((got.unobserved for _, got in runs if got.unobserved), None)
+    if unobserved:  # one reason for the whole class, not one line a run
+        return [problem("early_stopping", detail=f"its runs, which the grader could not observe: {unobserved}")]
+    found = []
+    for spec, got in runs:
+        want = stopper_runs.run(ReferenceEarlyStopping, spec["patience"], spec["losses"])
+        if (got.error, got.steps, got.kept) != (want.error, want.steps, want.kept):
+            found.append(problem("early_stopping", detail=f"the '{spec['name']}' sequence {_losses(spec)}: "
+                                 f"{_difference(got, want)}"))
+    for spec, got in runs:  # against the class's own uninterrupted run: how it steps is reported above
+        alone = [step[:3] for step in got.steps]
+        for k, resumed in enumerate(got.resumed, start=1):
+            if resumed != alone[k:]:
+                did, then = _resumed_difference(alone[:k] + resumed if isinstance(resumed, list) else resumed, alone)
+                found.append(problem("early_stopping_resume", losses=_losses(spec), epoch=k, did=did, want=then))
                 break
-    return problems
+        else:
+            if got.error is None and len(got.resumed) != max(len(alone) - 1, 0):
+                found.append(problem("early_stopping_resume", losses=_losses(spec), epoch=len(got.resumed) + 1,
+                                     did="was not observed", want=_stops(alone)))
+    return found
+
+
+def _losses(spec):
+    return f"{spec['losses']}" + (f" with patience {spec['patience']}" if spec["patience"] != PATIENCE else "")
+
+
+def _stops(steps):
+    return next((f"stopped at epoch {e}" for e, (stop, *_) in enumerate(steps, 1) if stop), "never stopped")
 
 
 def _resumed_difference(got, want):
     """(what the resumed stopper did, what an uninterrupted one does), in words."""
-    def stops(steps):
-        return next((f"stopped at epoch {e}" for e, (stop, _, _) in enumerate(steps, 1) if stop), "never stopped")
-
     if isinstance(got, str):
-        return f"raised {got}", stops(want)
-    if [s for s, _, _ in got] != [s for s, _, _ in want]:
-        return stops(got), stops(want)
+        return f"raised {got}", _stops(want)
+    if [s[0] for s in got] != [s[0] for s in want]:
+        return _stops(got), _stops(want)
     epoch, g, w = next((e, g, w) for e, (g, w) in enumerate(zip(got, want), 1) if g != w)
     return (f"had best_epoch {g[1]!r} and counter {g[2]!r} after epoch {epoch}",
             f"has best_epoch {w[1]} and counter {w[2]}")
 
 
 def _difference(got, want):
-    if isinstance(got, str):
-        return f"it raised {got}"
-    (g_steps, g_kept), (w_steps, w_kept) = got, want
-    for g, w in zip(g_steps, w_steps):
+    if got.error is not None:
+        return f"it raised {got.error}"
+    for epoch, (g, w) in enumerate(zip(got.steps, want.steps), start=1):
         if g != w:
-            return (f"after epoch {w[0]} expected stop={w[1]}, best_epoch={w[2]}, counter={w[3]}; "
-                    f"found stop={g[1]}, best_epoch={g[2]}, counter={g[3]}")
-    if len(g_steps) != len(w_steps):
-        return f"expected to stop at epoch {len(w_steps)}, stopped at {len(g_steps)}"
-    return f"kept the weights of epoch {g_kept}, expected epoch {w_kept}"
+            return (f"after epoch {epoch} expected stop={w[0]}, best_epoch={w[1]}, counter={w[2]}, best_loss={w[3]}; "
+                    f"found stop={g[0]}, best_epoch={g[1]!r}, counter={g[2]!r}, best_loss={g[3]!r}")
+    if len(got.steps) != len(want.steps):
+        return f"expected to stop at epoch {len(want.steps)}, stopped at {len(got.steps)}"
+    return f"kept the weights of epoch {got.kept!r}, expected epoch {want.kept!r}"

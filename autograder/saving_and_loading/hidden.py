@@ -9,7 +9,7 @@ Each raises AssertionError with the grader's messages and codes, one line a prob
 import torch
 
 from ..codes import Verdict
-from . import early_stopping, resume
+from . import early_stopping, resume, stopper_runs
 
 
 def require_bit_identical(history_after: list[float], train_set: torch.utils.data.Dataset) -> None:
@@ -23,13 +23,13 @@ def require_bit_identical(history_after: list[float], train_set: torch.utils.dat
             ["the optional extension: no points depend on it"]).assert_ok()
 
 
-def require_early_stopping(stopper_class: type) -> None:
-    """The notebook's EarlyStopping follows the reference on scripted sequences, and resumes from
-    its state_dict() as if it had never stopped.
+def require_early_stopping(stopper: "type | stopper_runs.Runs") -> None:
+    """The notebook's EarlyStopping follows the reference on the grader's sequences, and resumes
+    from its state_dict() as if it had never stopped.
 
     Args:
-        stopper_class: the notebook's EarlyStopping class.
+        stopper: the notebook's EarlyStopping class, or its runs as the grader observed them
+            (stopper_runs.py) on the scripted sequences and random ones drawn for this grading.
     """
-    problems = early_stopping.compare_early_stopping(stopper_class)
-    problems += early_stopping.compare_resumed_early_stopping(stopper_class)
-    Verdict("early stopping", problems).assert_ok()
+    runs = stopper_runs.runs_of(stopper, early_stopping.runs())
+    Verdict("early stopping", early_stopping.problems(runs)).assert_ok()
