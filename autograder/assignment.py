@@ -15,6 +15,11 @@ from pathlib import Path
 from .lesson import Lesson
 
 DEFAULT = "saving-and-loading"
+CORE = Path(__file__).resolve().parent
+# The core modules a notebook's folder holds beside the lesson's: those of the student's self-check
+# (shipped in the notebook), and, when it is graded, those of the cells the grader puts into it.
+CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "files", "selfcheck", "submit")
+CORE_KERNEL = ("observe", "guard")
 DIST = Path(__file__).resolve().parent / "dist"  # build output: autograder zips, sample submissions, grades
 # The file checks' verdicts, for the hidden tests that compare the re-run's files with the
 # submitted ones: set only in the grader's own interpreter (checker.py), never in the kernel.
@@ -46,6 +51,10 @@ class Assignment:
     questions: dict  # graded question -> points, in notebook order (tests keep it equal to the master's)
     contract: tuple  # ContractFile, in the order the export cell lists them
     shipped: tuple  # the lesson's modules the student notebook carries for its self-check
+    # the lesson's modules its kernel imports under grading besides the shipped ones: those of the
+    # test cases that still run there; the rest of the package (the grader's references) stays
+    # with the grader
+    kernel_modules: tuple = ()
     data_env: str | None = None  # the variable naming a local data folder; grading ignores it
     cell_time_limit_s: int = 60  # one student cell; then it is stopped and the next one runs
     run_time_limit_s: int = 300  # the whole re-execution; then the kernel is ended
@@ -86,6 +95,15 @@ class Assignment:
     def checkpoint_limits(self):
         """(bytes, unpacked bytes) of one submitted file: what load.load refuses beyond."""
         return self.checkpoint_bytes_limit, self.checkpoint_unpacked_limit
+
+    def modules(self, graded=False):
+        """{path in the notebook's folder: source file} of the modules the student notebook carries,
+        or, `graded`, of those its kernel may import when it is graded: these, the core's
+        CORE_KERNEL and the lesson's kernel_modules."""
+        core = CORE_SHIPPED + (CORE_KERNEL if graded else ())
+        lesson = self.shipped + (self.kernel_modules if graded else ())
+        return {**{f"autograder/{m}.py": CORE / f"{m}.py" for m in core},
+                **{f"autograder/{self.package}/{m}.py": self.lesson_dir / f"{m}.py" for m in lesson}}
 
     def files_of(self, check):
         """The contract's files that file check `check` grades."""

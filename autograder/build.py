@@ -4,15 +4,16 @@
 
 1. Stage source/<name> with what only the autograder gets: this package, and what the lesson
    stages (its build module: for this lesson the MNIST files and gpu_checkpoint.pth); write the
-   notebook's export cell from the submission contract, and put the self-check's modules (the
-   core's CORE_SHIPPED and the lesson's `shipped`) into the notebook's metadata.
+   notebook's export cell from the submission contract, and put the self-check's modules
+   (Assignment.modules) into the notebook's metadata.
 2. `otter assign` the staged master (solutions and hidden tests stripped for students).
 3. Copy the student notebook and the lesson's release files to release/<name>/ (committed; CI
    rebuilds and compares).
-4. Write the autograder zip to autograder/dist/: otter's, with this package also at the zip's
-   root, where the grading process (and so otter's plugin loader) imports it, and run_otter.py
-   replaced by the harness (harness.py: any upload form, results even when the notebook kills its
-   kernel).
+4. Write the autograder zip to autograder/dist/: otter's, with this package at the zip's root,
+   where the grading process (and so otter's plugin loader) imports it, only the modules the
+   kernel imports in its files/ (which otter copies beside the notebook: the grader's references
+   stay out of the kernel's reach), and run_otter.py replaced by the harness (harness.py: any
+   upload form, results even when the notebook kills its kernel).
 5. Write the nbgrader course (nbgrader_course.py): the master in nbgrader's source format, in
    autograder/dist/nbgrader/ with its nbgrader_config.py.
 6. Run the solution notebook like a student would, export cell included, and keep its zip as
@@ -39,8 +40,6 @@ from .nbgrader_course import COURSE, write_course
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 EXPORT_MARKER = "# SUBMIT"  # the master's last cell; the build writes the export cell there
-# The core modules the student notebook carries for its self-check, besides the lesson's own.
-CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "files", "selfcheck", "submit")
 PLATFORMS = ("otter", "nbgrader")  # a master cell tagged "<platform>-only" goes to that platform's notebook only
 # Appended to otter's setup.sh, which Gradescope runs once, as root, when it builds the image.
 SETUP_CONFINEMENT = """
@@ -71,9 +70,7 @@ def release_of(assignment):
 
 def shipped_files(assignment):
     """{path in the notebook's folder: source} of the modules the student notebook carries."""
-    core = {f"autograder/{m}.py": (PACKAGE / f"{m}.py").read_text() for m in CORE_SHIPPED}
-    return {**core, **{f"autograder/{assignment.package}/{m}.py": (assignment.lesson_dir / f"{m}.py").read_text()
-                       for m in assignment.shipped}}
+    return {rel: f.read_text() for rel, f in assignment.modules().items()}
 
 
 def package_files(assignment):
@@ -161,6 +158,8 @@ def autograder_zip(assignment, out, extra, zip_path):
             dst.writestr(item, data)
         for f in extra:
             dst.write(f, f"files/{f.name}")
+        for rel, f in assignment.modules(graded=True).items():
+            dst.write(f, f"files/{rel}")
         for rel, f in package_files(assignment).items():
             dst.write(f, rel)
 
@@ -194,11 +193,11 @@ def samples(out, build, release_dir, samples_dir, notebook):
 
 def nbgrader_course(assignment, source, staged, extra, course):
     """The nbgrader course's source/<name>/ from the master, with the data the master gives the
-    autograder (its autograder_files, but the package) and the lesson's release files."""
+    autograder (its autograder_files) and the lesson's release files."""
     master = for_platform(nbformat.read(source / assignment.notebook, as_version=4), "nbgrader")
     [config] = [c for c in master.cells if is_assignment_config_cell(c)]
     given = get_cell_config(config)["autograder_files"]
-    files = [staged / f for f in given if f != "autograder"] + list(extra)
+    files = [staged / f for f in given] + list(extra)
     return write_course(assignment, master, files, shipped_files(assignment), course)
 
 

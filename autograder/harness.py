@@ -32,6 +32,7 @@ def main(autograder_dir="/autograder"):
     results.unlink(missing_ok=True)  # only this run's results count
     results.parent.mkdir(exist_ok=True)
     results.parent.chmod(0o700)  # the notebook's user may neither write nor read them
+    (ag / "source").chmod(0o700)  # nor read the grading package: its kernel gets its own modules (files/)
     assignment = get(json.loads((ag / "source" / "otter_config.json").read_text())["assignment_name"])
     try:
         arranged = arrange(ag / "submission", assignment)

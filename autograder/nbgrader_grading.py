@@ -3,8 +3,8 @@ preprocessor a step (the course's nbgrader_config.py lists them around nbgrader'
 
 nbgrader copies the submitted folder to autograded/<student>/<assignment>/ (the submitted one is
 kept as it was), puts back the instructor's versions of the grade cells, then runs:
-1. SealSubmittedFiles: puts this package beside the notebook (the full one: the student's folder
-   holds only the self-check modules) and seals the submitted checkpoint files, out of the
+1. SealSubmittedFiles: puts the modules the kernel imports beside the notebook (the student's
+   folder holds only the self-check's; the grader's references stay with this process) and seals the submitted checkpoint files, out of the
    re-run's way, before any student code runs (isolate.seal);
 2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: the
    kernel is confined (confine.py, through the `python3` kernel spec it names); a first cell caps
@@ -19,7 +19,7 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
    flags the submission in the gradebook (formgrader's flag, for a TA) and is logged;
 4. FeedbackSummary: a first cell with the notes on the files and the resume picture, which
    `nbgrader generate_feedback` shows above the notebook; the released self-check modules go
-   back in place of the grading package (generate_feedback copies the folder).
+   back in place of the kernel's (generate_feedback copies the folder).
 Imports no torch: runs in nbgrader's process.
 """
 
@@ -36,14 +36,13 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
 from . import confine, integrity
-from .arrange import remove, replace
+from .arrange import remove
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
 from .isolate import grade_files, seal
 from .observe import FOLDER as OBSERVED, SEED_ENV, grading_seed, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
 
-PACKAGE = Path(__file__).resolve().parent
 STATE = "autograder"  # resources key: what the steps pass on (assignment, private folder, seals, verdicts)
 
 
@@ -57,7 +56,10 @@ class SealSubmittedFiles(NbGraderPreprocessor):
         private = Path(tempfile.mkdtemp(prefix="autograder-"))  # out of the notebook's folder
         if (here / "autograder").is_dir():  # the released self-check modules: put back after grading
             shutil.copytree(here / "autograder", private / "released", symlinks=True)
-        replace(PACKAGE, here / "autograder")
+        remove(here / "autograder")  # the modules the kernel imports; the grader's references stay out of its reach
+        for rel, f in assignment.modules(graded=True).items():
+            (here / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, here / rel)
         remove(here / OBSERVED)  # observations come from this run's kernel only
         (private / "sealed").mkdir()
         sealed = seal(assignment, here, private / "sealed")
@@ -194,7 +196,7 @@ class FeedbackSummary(NbGraderPreprocessor):
         if summary:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"## From the grader\n\n{summary}"))
         here, private = Path(resources["metadata"]["path"]), state["private"]
-        shutil.rmtree(here / "autograder")  # the grading package stays with the graders (feedback/ copies this folder)
+        shutil.rmtree(here / "autograder")  # the kernel's modules stay with the graders (feedback/ copies this folder)
         if (private / "released").is_dir():
             shutil.move(private / "released", here / "autograder")
         shutil.rmtree(private, ignore_errors=True)

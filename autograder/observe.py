@@ -66,10 +66,10 @@ def plain(value, depth=0):
             return NotObserved(f"a {type(value).__name__} of {len(value)} items")
         if type(value) is dict and not all(type(k) is str and len(k) <= MAX_CHARS for k in value):
             return NotObserved("a dict with keys that are not strings")
-        items = {k: plain(v, depth + 1) for k, v in value.items()} if type(value) is dict else [
-            plain(_number(v), depth + 1) for v in value]
-        bad = next((v for v in (items.values() if type(items) is dict else items) if isinstance(v, NotObserved)), None)
-        return bad or items
+        is_dict = type(value) is dict
+        children = [plain(v if is_dict else _number(v), depth + 1) for v in (value.values() if is_dict else value)]
+        bad = next((v for v in children if isinstance(v, NotObserved)), None)
+        return bad or (dict(zip(value, children)) if is_dict else children)
     return NotObserved(f"a {type(value).__module__}.{type(value).__qualname__}")
 
 
@@ -160,17 +160,16 @@ def record(key, names, namespace, folder=FOLDER, probes="{}"):
             if name in probes:
                 module, inputs = probes[name]
                 value = plain(importlib.import_module(module).probe(namespace[name], inputs))
-                found[name] = {"not observed": value.why} if isinstance(value, NotObserved) else {"value": value}
-                continue
-            if isinstance(namespace[name], BaseException):
+            elif isinstance(namespace[name], BaseException):
                 found[name] = {"exception": exception(namespace[name])}
                 continue
-            value = plain(namespace[name])
-            saved = snapshot(namespace[name]) if isinstance(value, NotObserved) else None
-            if saved is not None:
-                sys.modules["torch"].save(saved, Path(folder, f"{key}.{name}.pt"))
-                found[name] = {"saved": True}
-                continue
+            else:
+                value = plain(namespace[name])
+                saved = snapshot(namespace[name]) if isinstance(value, NotObserved) else None
+                if saved is not None:
+                    sys.modules["torch"].save(saved, Path(folder, f"{key}.{name}.pt"))
+                    found[name] = {"saved": True}
+                    continue
         except Exception as e:  # student objects may raise anywhere
             value = NotObserved(f"{type(e).__name__} while reading it")
         found[name] = {"not observed": value.why} if isinstance(value, NotObserved) else {"value": value}

@@ -50,9 +50,9 @@ class GuardSubmission(AbstractOtterPlugin):
     confinement = None  # the kernel's confinement (confine.py), once the submission is sealed
 
     def during_assign(self, assignment):
-        """`otter assign` on source/ itself: the autograder's files exist only in the build's
-        staged copy, and the zip needs the build's harness, so stop at once and say so."""
-        missing = [f for f in assignment.autograder_files if not Path(f).exists()]
+        """`otter assign` on source/ itself: the package and the autograder's files exist only in
+        the build's staged copy, and the zip needs the build's harness, so stop at once and say so."""
+        missing = [f for f in ("autograder", *assignment.autograder_files) if not Path(f).exists()]
         if missing:
             raise SystemExit(f"otter assign: {' and '.join(missing)} are staged by the build; run "
                              "`python -m autograder build` (it runs otter assign on a staged copy and adds "

@@ -71,8 +71,20 @@ def test_autograder_zip_carries_data_package_and_harness(built):
         names = set(zf.namelist())
         run_otter = zf.read("run_otter.py").decode()
     assert {"files/data/MNIST/raw/t10k-images-idx3-ubyte.gz", "files/data/MNIST/raw/t10k-labels-idx1-ubyte.gz",
-            "files/gpu_checkpoint.pth", "autograder/plugin.py", "files/autograder/saving_and_loading/hidden.py", "environment.yml"} <= names
+            "files/gpu_checkpoint.pth", "autograder/plugin.py", "autograder/saving_and_loading/early_stopping.py",
+            "environment.yml"} <= names
     assert run_otter == build.RUN_OTTER and "from autograder.harness import main" in run_otter
+
+
+def test_the_kernel_gets_only_the_modules_it_imports(built):
+    """otter copies files/ beside the notebook: the grader's references (early_stopping's reference
+    stopper, the reproduction check, the plugin) stay at the zip's root, out of the kernel's reach."""
+    with zipfile.ZipFile(built["zip_path"]) as zf:
+        given = {n.removeprefix("files/") for n in zf.namelist() if n.startswith("files/autograder/")}
+    assert given == set(ASSIGNMENT.modules(graded=True))
+    assert {"autograder/observe.py", "autograder/guard.py", "autograder/saving_and_loading/hidden.py"} <= given
+    assert not given & {"autograder/saving_and_loading/early_stopping.py", "autograder/reproduction.py",
+                        "autograder/plugin.py", "autograder/checker.py"}
 
 
 def pins(text):

@@ -7,7 +7,8 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from autograder.saving_and_loading.model import MNISTModel
+from autograder.saving_and_loading import STEPS_PER_EPOCH
+from autograder.saving_and_loading.model import MNISTModel, canonical_splits, make_loader, train_one_epoch
 from autograder.saving_and_loading.early_stopping import ReferenceEarlyStopping, problems, runs
 from autograder.saving_and_loading.stopper_runs import run, runs_of
 from autograder.saving_and_loading.live_run import continuity, optimizer_continued
@@ -145,6 +146,32 @@ def test_optimizer_continued_reads_adams_step_count():
     [fresh] = optimizer_continued(torch.optim.Adam(model.parameters()), 10, crash_epoch=10)
     assert "no steps" in fresh.message and "2500" in fresh.message
     assert [p.code for p in optimizer_continued(None, 10, crash_epoch=10)] == ["optimizer_not_resumed"]
+
+
+def test_a_step_count_written_onto_a_fresh_adam_does_not_pass():
+    """The resumed Adam's second moments must hold the checkpoint's, decayed: a fresh Adam with the
+    right step count written in fails, a restored one passes, over the lesson's real training."""
+    train, _, _ = canonical_splits()
+    torch.manual_seed(0)
+    model = MNISTModel()
+    opt = torch.optim.Adam(model.parameters())
+    for epoch in range(2):
+        train_one_epoch(model, opt, make_loader(train, epoch))
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+
+    def resumed(restore):
+        model = MNISTModel()
+        model.load_state_dict(saved_model)
+        opt = torch.optim.Adam(model.parameters())
+        if restore:
+            opt.load_state_dict(copy.deepcopy(saved_opt))
+        train_one_epoch(model, opt, make_loader(train, 2))
+        for state in opt.state.values():  # what a notebook forging the count would write
+            state["step"].fill_(3 * STEPS_PER_EPOCH)
+        return [p.code for p in optimizer_continued(opt, 1, crash_epoch=2, saved_state=saved_opt)]
+
+    assert resumed(restore=True) == []
+    assert resumed(restore=False) == ["moments_restarted"]
 
 
 # --- every clause of the written rule is pinned --------------------------------------------------

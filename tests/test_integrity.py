@@ -16,13 +16,15 @@ from autograder import integrity
 from autograder.guard import Watchdog
 from autograder.isolate import run_checks
 
-TESTS = {"q1": textwrap.dedent('''
-    from otter.test_files import test_case
 
-    OK_FORMAT = False
-    name = "q1"
-    points = 3
+def otter_test(name, cases, points=1):
+    """The source of an otter test file for question `name`, as otter assign writes it: its header,
+    then `cases` (functions decorated @test_case)."""
+    return (f"from otter.test_files import test_case\nOK_FORMAT = False\nname = {name!r}\npoints = {points}\n\n"
+            + textwrap.dedent(cases))
 
+
+TESTS = {"q1": otter_test("q1", points=3, cases='''
     @test_case(points=1, hidden=False)
     def test_file():
         from pathlib import Path
@@ -143,11 +145,7 @@ def test_a_stopped_watchdog_never_fires():
 
 
 def test_verdicts_file_reaches_the_fresh_interpreter_only_through_the_environment(tmp_path):
-    source = {"q2": textwrap.dedent('''
-        from otter.test_files import test_case
-        OK_FORMAT = False
-        name = "q2"
-        points = 1
+    source = {"q2": otter_test("q2", '''
         @test_case(points=1, hidden=True)
         def test_verdicts():
             import json, os

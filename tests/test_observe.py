@@ -2,9 +2,10 @@
 test case on plain variables is judged on the values the kernel was seen to hold, whatever the
 kernel reports, and an observation is only ever read as plain data."""
 
+import copy
 import json
 import os
-import textwrap
+import re
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from otter.test_files import GradingResults
 from autograder import integrity, observe
 from autograder.observe import NotObserved
 from autograder.saving_and_loading import ASSIGNMENT
-from test_integrity import TESTS, kernel_results
+from test_integrity import TESTS, kernel_results, otter_test
 
 
 def test_plain_values_pass_as_they_are_and_library_numbers_in_lists_become_numbers():
@@ -218,11 +219,7 @@ def test_a_crafted_saved_observation_is_never_an_answer(folder, tmp_path, monkey
 
 def test_a_case_on_a_module_is_judged_on_its_observed_state(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    tests = {"q": textwrap.dedent("""\
-        from otter.test_files import test_case
-        OK_FORMAT = False
-        name = "q"
-        points = 1
+    tests = {"q": otter_test("q", """
         @test_case(points=1)
         def test_eval(model):
             assert not model.training and model.state_dict()["weight"].sum() == 0, "eval mode, zero weights"
@@ -247,11 +244,7 @@ def test_no_point_is_judged_in_the_kernel(built):
 
 # --- a class observed by what it does: EarlyStopping's runs (Lesson.probes) ----------------------
 
-STOPPER_TESTS = {"es": textwrap.dedent("""\
-    from otter.test_files import test_case
-    OK_FORMAT = False
-    name = "es"
-    points = 1
+STOPPER_TESTS = {"es": otter_test("es", """
     @test_case(points=1)
     def test_rules(EarlyStopping):
         from autograder.saving_and_loading import hidden
@@ -284,10 +277,10 @@ def test_runs_forged_for_other_inputs_fail(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     forged = stopper_runs.probe(early_stopping.ReferenceEarlyStopping, early_stopping.runs())
 
-    def forge(namespace):
-        namespace["_observe"].record = lambda key, names, namespace, folder, probes: (
+    def forge(namespace):  # the module itself, as a notebook would; monkeypatch puts it back for the next tests
+        monkeypatch.setattr(namespace["_observe"], "record", lambda key, names, namespace, folder, probes: (
             Path(folder).mkdir(exist_ok=True), (Path(folder) / f"{key}.json").write_text(
-                json.dumps({"EarlyStopping": {"value": forged + forged[-6:]}})))
+                json.dumps({"EarlyStopping": {"value": forged + forged[-6:]}}))))
 
     class Kernel(dict):  # the observation cell imports _observe, then the notebook's forgery acts
         def __setitem__(self, key, value):
@@ -323,3 +316,67 @@ def test_a_regrade_draws_with_the_logged_seed_and_a_wrong_seed_is_named(monkeypa
         observe.grading_seed()
     monkeypatch.delenv(observe.SEED_ENV)
     assert observe.grading_seed() != observe.grading_seed() or observe.grading_seed() != observe.grading_seed()
+
+
+def _ex1(case):
+    """Exercise 1's variables and saved file as a notebook in `case` leaves them: the trained
+    model, the one loaded from its file (or a copy made without it), and the answer."""
+    from autograder.saving_and_loading.model import MNISTModel
+    torch.manual_seed(0)
+    trained, other = MNISTModel().eval(), MNISTModel().eval()
+    Path("checkpoints").mkdir(exist_ok=True)
+    torch.save(trained if case == "whole model saved" else trained.state_dict(), "checkpoints/mnist_model.pth")
+    loaded = copy.deepcopy(trained)
+    if case == "another model, answer written":
+        loaded = other
+    if case == "both models copied, not the saved ones":
+        trained, loaded = other, copy.deepcopy(other)
+    return {"predictions_match": True, "ex1_model": trained, "loaded_model": loaded}
+
+
+@pytest.mark.parametrize("case, problems", [
+    ("loaded from its file", []),
+    ("whole model saved", []),  # its file fails its own file check; no second penalty here
+    ("another model, answer written", ["predictions_differ", "not_loaded"]),
+    ("both models copied, not the saved ones", ["not_the_saved_weights"]),
+])
+def test_exercise_1_is_derived_from_the_observed_models_and_the_saved_file(tmp_path, monkeypatch, case, problems):
+    """predictions_match is recomputed from the two models the kernel held, and their weights are
+    compared with the file it saved: writing True, or two equal models, is not enough."""
+    from autograder.saving_and_loading import live_run
+    monkeypatch.chdir(tmp_path)
+    namespace = _ex1(case)
+    observe.record("ex1", list(namespace), namespace)
+    got = observe.read(observe.FOLDER, "ex1", list(namespace))
+    found = []
+    for check, args in ((live_run.require_predictions_match, [got[n] for n in namespace]),
+                        (live_run.require_loaded, [got["loaded_model"], got["ex1_model"]])):
+        try:
+            check(*args)
+        except AssertionError as e:
+            found += re.findall(r"\[(\w+)\]", str(e))
+    assert found == problems
+
+
+def test_map_location_is_judged_against_the_lessons_checkpoint_not_the_notebooks_files(tmp_path, monkeypatch):
+    """gpu_state must hold gpu_checkpoint.pth's tensors, which the grader knows without the file: a
+    fresh model's state_dict loaded into itself is on the CPU and loaded, and still fails."""
+    from autograder.saving_and_loading import hidden
+    from autograder.saving_and_loading.build import write_gpu_checkpoint
+    from autograder.saving_and_loading.model import MNISTModel
+    monkeypatch.chdir(tmp_path)
+    write_gpu_checkpoint("gpu_checkpoint.pth")
+    right = torch.load("gpu_checkpoint.pth", map_location="cpu", weights_only=True)
+    fresh = MNISTModel()
+    for gpu_state, problems in ((right, []), (fresh.state_dict(), ["not_gpu_example"])):
+        cpu_model = MNISTModel()
+        cpu_model.load_state_dict(gpu_state)
+        namespace = {"gpu_state": gpu_state, "cpu_model": cpu_model}
+        observe.record("map", list(namespace), namespace)
+        got = observe.read(observe.FOLDER, "map", list(namespace))
+        try:
+            hidden.require_map_location(got["gpu_state"], got["cpu_model"])
+            found = []
+        except AssertionError as e:
+            found = re.findall(r"\[(\w+)\]", str(e))
+        assert found == problems

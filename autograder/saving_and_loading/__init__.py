@@ -37,6 +37,9 @@ ASSIGNMENT = Assignment(
     # the early-stopping sequences or the reproduction check, which stay with the grader
     shipped=("__init__", "messages", "model", "recorded", "inspection", "verification", "filechecks", "live_run",
              "expected", "stopper_runs"),
+    # the 0-point bit-identical note still runs in the kernel; early_stopping.py (the reference)
+    # and the core's reproduction check stay with the grader
+    kernel_modules=("hidden", "resume"),
     data_env=DATA_ENV,
     observed_variables=("check1_error", "check2_answer", "gpu_state", "cpu_model", "predictions_match", "ex1_model",
                         "loaded_model", "val_history", "history_before", "history_after", "start_epoch",

@@ -1,5 +1,5 @@
-"""The public tests of the notebook's own run: Exercise 2's best checkpoint against its
-`val_history`, Exercise 3's resumed run, Exercise 4's restored model. Shipped in the student
+"""The public tests of the notebook's own run: Exercise 1's two models, Exercise 2's best
+checkpoint against its `val_history`, Exercise 3's resumed run, Exercise 4's restored model. Shipped in the student
 notebook, so a student runs the same rules, codes and messages before submitting; when grading,
 they run in the kernel after otter has re-run the notebook.
 
@@ -10,8 +10,9 @@ import torch
 
 from ..codes import Verdict
 from ..load import load
-from . import ASSIGNMENT, CRASH_EPOCH, STEPS_PER_EPOCH
+from . import ASSIGNMENT, BATCH_SIZE, CRASH_EPOCH, STEPS_PER_EPOCH
 from .messages import problem
+from .model import MNISTModel
 from .recorded import adam_steps, loss_value
 
 # First resumed epoch over last pre-crash epoch (tests/benchmark_streams.py, the notebook's crash
@@ -20,6 +21,54 @@ from .recorded import adam_steps, loss_value
 # over 5 % flags a model that was not restored (strict=False, wrong weights), and
 # `optimizer_continued` checks the Adam state exactly.
 CONTINUITY_TOLERANCE = 0.05
+# A resumed Adam's second moments never fall below the checkpoint's decayed by beta2 each step
+# (each step adds (1 - beta2) * grad**2 >= 0); float32 rounding over 1,250 steps moves them by
+# about 1e-4. Measured (the lesson's run, 10 epochs resumed): 0 of 235,914 moments below the bound
+# with the checkpoint's state loaded, 17.8 % with a fresh Adam, so a step count written by hand
+# onto a fresh Adam does not pass.
+MOMENT_TOLERANCE = 0.99
+MOMENTS_BELOW_LIMIT = 0.01  # the share of moments under the bound that shows a restart
+
+
+def require_predictions_match(predictions_match: bool, ex1_model: torch.nn.Module,
+                              loaded_model: torch.nn.Module) -> None:
+    """Exercise 1's comparison: predictions_match is True, and it is so: the two models, with the
+    weights and modes the notebook left them in, give identical outputs on one batch. The grader
+    recomputes it, so a True the notebook merely wrote does not pass.
+
+    Args:
+        predictions_match: the notebook's answer.
+        ex1_model, loaded_model: the trained model and the one its saved file was loaded into.
+
+    Raises:
+        AssertionError: the grader's messages and codes, one line a problem (as do all the
+        require_* here).
+    """
+    problems = [] if predictions_match is True else [problem("predictions_claimed")]
+    if not problems and (why := outputs_differ(ex1_model, loaded_model)):
+        problems.append(problem("predictions_differ", detail=why))
+    Verdict("predictions match", problems).assert_ok()
+
+
+def require_loaded(loaded_model: torch.nn.Module, ex1_model: torch.nn.Module) -> None:
+    """Both models in eval mode, loaded_model holding ex1_model's weights and buffers, and those
+    are the weights the saved file holds (when it loads as this model's state_dict; when it does
+    not, its own file check says why).
+
+    Args:
+        loaded_model, ex1_model: as for require_predictions_match.
+    """
+    problems = []
+    if getattr(loaded_model, "training", True) or getattr(ex1_model, "training", True):
+        problems.append(problem("not_eval"))
+    trained, loaded = (getattr(m, "state_dict", dict)() for m in (ex1_model, loaded_model))
+    [spec] = ASSIGNMENT.files_of("saved_model")
+    saved, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
+    if not trained or not same_weights(trained, loaded):
+        problems.append(problem("not_loaded"))
+    elif not refused and isinstance(saved, dict) and saved.keys() == trained.keys() and not same_weights(trained, saved):
+        problems.append(problem("not_the_saved_weights", name=spec.path))
+    Verdict("loaded", problems).assert_ok()
 
 
 def require_best_of(val_history: list[float]) -> None:
@@ -27,10 +76,6 @@ def require_best_of(val_history: list[float]) -> None:
 
     Args:
         val_history: the notebook's validation losses of Exercise 2, one per epoch.
-
-    Raises:
-        AssertionError: the grader's messages and codes, one line a problem (as do all the
-        require_* here).
     """
     [spec] = ASSIGNMENT.files_of("best")
     best, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
@@ -54,8 +99,11 @@ def require_resumed(history_before: list[float], history_after: list[float], sta
         start_epoch: the epoch training resumed at.
         resumed_optimizer: the Adam that trained the resumed run.
     """
+    [spec] = ASSIGNMENT.files_of("crash")
+    crash, _ = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)  # its file check reports a refusal
     problems = continuity(history_before, history_after, start_epoch, crash_epoch=CRASH_EPOCH)
-    problems += optimizer_continued(resumed_optimizer, len(history_after or []), crash_epoch=CRASH_EPOCH)
+    problems += optimizer_continued(resumed_optimizer, len(history_after or []), crash_epoch=CRASH_EPOCH,
+                                    saved_state=(crash or {}).get("optimizer_state_dict"))
     Verdict("resumed run", problems).assert_ok()
 
 
@@ -68,12 +116,35 @@ def require_restored(model: torch.nn.Module) -> None:
     [spec] = ASSIGNMENT.files_of("early_stopping")
     best, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
     problems = [refused] if refused else []
-    if best is not None:
-        weights = {k: v.cpu() for k, v in model.state_dict().items()}
-        saved = best.get("model_state_dict", {})
-        if weights.keys() != saved.keys() or any(not torch.equal(weights[k], saved[k]) for k in weights):
-            problems.append(problem("not_restored"))
+    if best is not None and not same_weights(model.state_dict(), best.get("model_state_dict", {})):
+        problems.append(problem("not_restored"))
     Verdict("restored", problems).assert_ok()
+
+
+def same_weights(a, b):
+    """Two state_dicts with the same keys and equal tensors, wherever each tensor is."""
+    return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+            and all(isinstance(a[k], torch.Tensor) and isinstance(b[k], torch.Tensor)
+                    and torch.equal(a[k].cpu(), b[k].cpu()) for k in a))
+
+
+def outputs_differ(a, b):
+    """How the outputs of two models (live modules, or the grader's observations of them) on one
+    batch differ, or None when they are identical: each rebuilt as the lesson's MNISTModel on the
+    CPU with its weights, buffers and mode; in train mode, dropout draws as in the notebook."""
+    try:
+        rebuilt = []
+        for model in (a, b):
+            rebuilt.append(MNISTModel())
+            rebuilt[-1].load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+            rebuilt[-1].train(bool(model.training))
+    except Exception as e:  # not a model of the lesson: anything may be wrong with it
+        return f"{type(e).__name__} rebuilding them as MNISTModel"
+    batch = torch.rand(BATCH_SIZE, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        first, second = (m(batch) for m in rebuilt)
+    return None if torch.equal(first, second) else f"up to {(first - second).abs().max().item():.3g} apart"
 
 
 def continuity(before, after, start_epoch, crash_epoch):
@@ -90,17 +161,45 @@ def continuity(before, after, start_epoch, crash_epoch):
     return problems
 
 
-def optimizer_continued(optimizer, epochs_after, crash_epoch):
+def optimizer_continued(optimizer, epochs_after, crash_epoch, saved_state=None):
     """Problems when the resumed Adam did not continue from the checkpoint's state. Exact on any
-    device: Adam counts its steps, and a restored one starts from the crash checkpoint's."""
+    device: Adam counts its steps, and a restored one starts from the crash checkpoint's; and, with
+    the checkpoint's optimizer state (`saved_state`), its second moments are at least the saved
+    ones decayed over the resumed steps (moments_restarted)."""
     saved = crash_epoch * STEPS_PER_EPOCH
     expected = saved + epochs_after * STEPS_PER_EPOCH
     try:
-        steps = adam_steps(optimizer.state_dict())
+        state = optimizer.state_dict()
+        steps = adam_steps(state)
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         return [problem("optimizer_not_resumed", found=f"no Adam step count ({type(e).__name__})",
                         saved=saved, expected=expected)]
     if steps != [expected]:
         found = ", ".join(map(str, steps)) or "no steps"
         return [problem("optimizer_not_resumed", found=found, saved=saved, expected=expected)]
+    below = moments_restarted(state, saved_state, expected - saved)
+    if below > MOMENTS_BELOW_LIMIT:
+        return [problem("moments_restarted", share=below, steps=expected - saved)]
     return []
+
+
+def moments_restarted(state, saved_state, steps):
+    """The share of the checkpoint's second moments (exp_avg_sq) that the resumed Adam holds
+    below their value decayed over `steps` steps, or does not hold at all; 0 when the saved state
+    has none to compare (its file check says why)."""
+    try:
+        decay = float(saved_state["param_groups"][0]["betas"][1]) ** steps * MOMENT_TOLERANCE
+        saved = {k: s["exp_avg_sq"] for k, s in saved_state["state"].items()}
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return 0.0
+    saved = {k: v for k, v in saved.items() if isinstance(v, torch.Tensor)}
+    below = 0
+    for k, then in saved.items():
+        now = state["state"].get(k)
+        now = now.get("exp_avg_sq") if isinstance(now, dict) else None
+        if isinstance(now, torch.Tensor) and now.shape == then.shape:
+            below += int((now.cpu() < then.cpu() * decay).sum())
+        else:
+            below += then.numel()
+    total = sum(v.numel() for v in saved.values())
+    return below / total if total else 0.0

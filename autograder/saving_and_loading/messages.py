@@ -41,6 +41,10 @@ MESSAGES = {
     "Adam loaded with checkpoint['optimizer_state_dict'] continues from the checkpoint's {saved} "
     "steps and ends at {expected}. A fresh Adam restarts its moments from zero: load the "
     "optimizer state too.",
+    "moments_restarted": "resumed_optimizer counts the steps of a resumed Adam, but {share:.1%} of "
+    "its second moments (exp_avg_sq) are below the checkpoint's decayed over the {steps} resumed "
+    "steps, which a continued Adam never goes under: its moments restarted from zero. Load the "
+    "optimizer state with resumed_optimizer.load_state_dict(checkpoint['optimizer_state_dict']).",
     "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
     "history_before and history_after by running both cells.",
     "not_bit_identical": "Your checkpoint carries the RNG state, so on the CPU resuming must "
@@ -56,6 +60,20 @@ MESSAGES = {
     "early_stopping_state": "{name}: 'early_stopping' is not the stopper's state at its best epoch "
     "({detail}). Call stopper.step(val_loss, model) first, then save when stopper.best_epoch == "
     "epoch: the state then has best_epoch {epoch} and counter 0.",
+    "not_on_cpu": "load with map_location='cpu': gpu_state's tensors should be on the CPU.",
+    "not_gpu_example": "gpu_state does not hold gpu_checkpoint.pth's tensors: load that file.",
+    "cpu_model_not_loaded": "load gpu_state into cpu_model.",
+    "predictions_claimed": "predictions_match should be True: the loaded model must reproduce "
+    "the original's outputs.",
+    "predictions_differ": "predictions_match is True, but ex1_model and loaded_model, as the "
+    "notebook left them, give different outputs on the same batch ({detail}): compare the outputs "
+    "of the two models, both in eval mode, with torch.equal.",
+    "not_eval": "call .eval() on both models before comparing: dropout and batch norm make "
+    "train-mode outputs noisy.",
+    "not_loaded": "loaded_model does not hold ex1_model's weights and buffers, so it cannot "
+    "reproduce its outputs: load the file you saved into it.",
+    "not_the_saved_weights": "ex1_model and loaded_model do not hold the weights {name} holds: "
+    "save ex1_model.state_dict() once it is trained, and load that file into loaded_model.",
     "not_restored": "The final model does not hold the best checkpoint's weights: restore the "
     "best weights when early stopping ends.",
 }
