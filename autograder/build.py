@@ -196,7 +196,7 @@ def nbgrader_course(assignment, source, staged, extra, course):
     autograder (its autograder_files) and the lesson's release files."""
     master = for_platform(nbformat.read(source / assignment.notebook, as_version=4), "nbgrader")
     [config] = [c for c in master.cells if is_assignment_config_cell(c)]
-    given = get_cell_config(config)["autograder_files"]
+    given = get_cell_config(config).get("autograder_files", [])
     files = [staged / f for f in given] + list(extra)
     return write_course(assignment, master, files, shipped_files(assignment), course)
 

@@ -1,7 +1,10 @@
 """The public tests of the notebook's own run: Exercise 1's two models, Exercise 2's best
-checkpoint against its `val_history`, Exercise 3's resumed run, Exercise 4's restored model. Shipped in the student
-notebook, so a student runs the same rules, codes and messages before submitting; when grading,
-they run in the kernel after otter has re-run the notebook.
+checkpoint against its `val_history`, Exercise 3's resumed run, Exercise 4's restored model.
+Shipped in the student notebook, so a student runs the same rules, codes and messages before
+submitting; when grading, the grader's interpreter runs them on what the kernel was observed to
+hold (observe.py) and on the files the re-run left. Those files are the notebook's to rewrite: a
+forgery that passes here rewrites them to match (a checkpoint's moments as well as Adam's step
+count), which is more than the line that solves the exercise.
 
 Each `require_*` is one public test cell: it raises AssertionError with one line a problem.
 """
