@@ -15,7 +15,8 @@ otter's master format maps onto nbgrader's cell metadata (schema 3):
 source/<name>/ holds the notebook and what the student's folder needs: the self-check modules,
 the data and the lesson's release files. The full grading package stays out (nbgrader releases
 every file in source/): the graders' environment has it installed, and the course's
-preprocessors (nbgrader_grading.py) put it beside the notebook when they grade.
+preprocessors (nbgrader_grading.py) put the modules the kernel imports beside the notebook when
+they grade.
 """
 
 import ast
@@ -191,8 +192,8 @@ c.ClearSolutions.code_stub = {{"python": {BLOCK_PROMPT!r}}}
 # instructor's own run may have left in source/.
 c.Autograde.exclude_overwriting = {exclude!r}
 
-# Before nbgrader re-runs the notebook, seal the submitted files (and put the grading package
-# beside it); run it bounded; after, check the files and re-run the tests that need no live
+# Before nbgrader re-runs the notebook, seal the submitted files (and put the modules its kernel
+# imports beside it); run it bounded; after, check the files and re-run the tests that need no live
 # variables in the grader's own interpreter (a kernel that passed one the grader fails, or a
 # sealed file that changed, flags the submission: formgrader's flag), and add the grader's notes
 # and the resume picture at the top of the feedback.

@@ -99,7 +99,7 @@ class BoundedExecute(Execute):
                    "code runs as nbgrader's user, with a warning.").tag(config=True)
 
     def preprocess(self, nb, resources):
-        # The grader's copy of the package, put beside the notebook by SealSubmittedFiles. No cells
+        # The kernel's modules, put beside the notebook by SealSubmittedFiles. No cells
         # listed: the guard arms no alarm and records no progress (Execute does both here).
         nb.cells.insert(0, nbformat.v4.new_code_cell(
             install_cell([], 0, self.cell_output_limit, self.kernel_data_limit, os.devnull)))

@@ -174,6 +174,20 @@ def test_a_step_count_written_onto_a_fresh_adam_does_not_pass():
     assert resumed(restore=False) == ["moments_restarted"]
 
 
+def test_moments_the_notebook_could_craft_do_not_switch_the_check_off():
+    """beta2 is the lesson's, not the file's; NaN or missing moments count as restarted; a file
+    that is no optimizer state compares nothing (its file check says why), and nothing raises."""
+    from autograder.saving_and_loading.live_run import moments_restarted
+    saved = {"state": {0: {"exp_avg_sq": torch.ones(4)}}, "param_groups": [{"betas": (0.9, 0.0)}]}
+    assert moments_restarted({"state": {0: {"exp_avg_sq": torch.zeros(4)}}}, saved, 10) == 1.0
+    assert moments_restarted({"state": {0: {"exp_avg_sq": torch.full((4,), float("nan"))}}}, saved, 10) == 1.0
+    assert moments_restarted({"state": {0: {"exp_avg_sq": torch.ones(4)}}}, saved, 10) == 0.0
+    assert moments_restarted({"state": {}}, saved, 10) == 1.0
+    assert moments_restarted({"state": {0: {"exp_avg_sq": "no"}}}, saved, 10) == 1.0
+    for crafted in (None, [1], {"state": "x"}, {"state": {0: {"exp_avg_sq": torch.ones(2, dtype=torch.complex64)}}}):
+        assert moments_restarted({"state": {}}, crafted, 10) == 0.0
+
+
 # --- every clause of the written rule is pinned --------------------------------------------------
 # Each variant changes one clause of the reference (its docstring's rules), as a student or a
 # Keras or Lightning habit would; the hidden test (require_early_stopping: both comparisons) must

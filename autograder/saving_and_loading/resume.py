@@ -9,8 +9,8 @@ Two sides of Exercise 3:
   which is why the two runs share one. Runs after the notebook, in the checker (the lesson's
   file_checks()).
 - with the optional RNG extension, whether the student's own resumed run is bit-identical, tested
-  in the kernel after the notebook (hidden.py). Its loss history and Adam step count are public
-  tests (live_run.py).
+  in the kernel after the notebook (hidden.py). Its loss history and Adam's step count and
+  moments are public tests (live_run.py).
 """
 
 import torch
