@@ -84,7 +84,9 @@ def require_best_of(val_history: list[float]) -> None:
     [spec] = ASSIGNMENT.files_of("best")
     best, refused = load(spec.path, limits=ASSIGNMENT.checkpoint_limits)
     problems = [refused] if refused else []
-    if best is not None and _epochs(val_history):
+    if not _epochs(val_history):
+        problems.append(problem("no_val_history", detail=repr(val_history)[:200]))
+    elif best is not None:
         i = min(range(len(val_history)), key=val_history.__getitem__)
         saved = best if isinstance(best, dict) else {}
         if saved.get("epoch") != i + 1 or loss_value(saved.get("val_loss")) != float(val_history[i]):

@@ -45,6 +45,8 @@ MESSAGES = {
     "its second moments (exp_avg_sq) are below the checkpoint's decayed over the {steps} resumed "
     "steps, which a continued Adam never goes under: its moments restarted from zero. Load the "
     "optimizer state with resumed_optimizer.load_state_dict(checkpoint['optimizer_state_dict']).",
+    "no_val_history": "val_history holds no validation losses to compare best.pth with ({detail}): "
+    "run Exercise 2's cell that calls train_with_checkpoints, which fills it.",
     "no_history": "The crash run recorded no loss history to compare ({detail}): fill "
     "history_before and history_after by running both cells.",
     "not_bit_identical": "Your checkpoint carries the RNG state, so on the CPU resuming must "
