@@ -87,6 +87,19 @@ def test_the_kernel_gets_only_the_modules_it_imports(built):
                         "autograder/plugin.py", "autograder/checker.py"}
 
 
+def test_the_kernels_python_imports_the_grader_from_its_copy_alone(tmp_path):
+    """The kernel's Python is this venv's, where `pip install -e .` made the package importable:
+    from a folder holding the kernel's copy, a module the copy lacks is not fetched from here."""
+    for rel, source in ASSIGNMENT.modules(graded=True).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(source.read_bytes())
+    probe = ("import importlib.util as u, autograder\n"
+             "print(autograder.__file__, u.find_spec('autograder.reproduction'),"
+             " u.find_spec('autograder.saving_and_loading.early_stopping'))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(tmp_path / "autograder" / "__init__.py"), "None", "None"], out
+
+
 def pins(text):
     """{package: version} of the `name==version` lines, local version labels (+cpu) dropped."""
     return dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s+]+)", text, re.M))
