@@ -20,7 +20,7 @@ CORE = Path(__file__).resolve().parent
 # (shipped in the notebook), and, when it is graded, those of the cells the grader puts into it.
 CORE_SHIPPED = ("__init__", "assignment", "lesson", "codes", "load", "files", "selfcheck", "submit")
 CORE_KERNEL = ("observe", "guard")
-DIST = Path(__file__).resolve().parent / "dist"  # build output: autograder zips, sample submissions, grades
+DIST = CORE / "dist"  # build output: autograder zips, sample submissions, grades
 # The file checks' verdicts, for the hidden tests that compare the re-run's files with the
 # submitted ones: set only in the grader's own interpreter (checker.py), never in the kernel.
 VERDICTS_ENV = "AUTOGRADER_VERDICTS"
