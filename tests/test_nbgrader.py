@@ -182,11 +182,12 @@ FAILURES = {  # student: (cells added to the reference, autograde options)
                                  (SLEEP, 'for _ in range(100):\n    print("x" * 1_000_000)', HOG)],
                                 ("--Execute.timeout=30",)),
     "sleeps-past-the-run-limit": ([(FIRST_CELL, under_grading(SLEEP))], ("--BoundedExecute.run_time_limit=20",)),
-    # a broken best.pth, and its hidden tests' file check bypassed in the kernel (as
-    # hostile-replace-require does under otter)
-    "kernel-passes-a-broken-file": ([(FIRST_CELL, under_grading("from autograder import reproduction\n"
-                                                                "reproduction.require_files = lambda *args, **kwargs: None"))],
-                                    ()),
+    # a broken best.pth, and its hidden tests' file check replaced in the kernel by one that passes
+    # (the kernel's copy has none: as hostile-replace-require does under otter)
+    "kernel-passes-a-broken-file": ([(FIRST_CELL, under_grading(
+        "import sys, types\nimport autograder\n"
+        'autograder.reproduction = sys.modules["autograder.reproduction"] = types.ModuleType("autograder.reproduction")\n'
+        "autograder.reproduction.require_files = lambda *args, **kwargs: None"))], ()),
     "instructor-left-a-checkpoint": ([], ()),
     # a str that equals every answer: the kernel's Check 2 tests pass it (as hostile-lying-value
     # under otter)
