@@ -164,14 +164,18 @@ def autograder_zip(assignment, out, extra, zip_path):
             dst.write(f, rel)
 
 
-def submit(notebook, work, edit=None, allow_errors=False, timeout=600):
+def submit(notebook, work, edit=None, allow_errors=False, timeout=600, files=None):
     """Run `notebook` top to bottom in a fresh folder, as a student does, export cell included,
     and return the zip the export cell wrote. `edit(nb)` may change the notebook first
     (tests/catalogue makes its mistaken submissions so); `allow_errors` runs on past a failing
-    cell, as a student with a bug would before submitting."""
+    cell, as a student with a bug would before submitting; `files` ({path in the folder: file or
+    folder}) are put beside the notebook first."""
     notebook = Path(notebook)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    for rel, f in (files or {}).items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if Path(f).is_dir() else shutil.copy)(f, work / rel)
     nb = nbformat.read(notebook, as_version=4)
     if edit:
         edit(nb)
@@ -182,11 +186,12 @@ def submit(notebook, work, edit=None, allow_errors=False, timeout=600):
     return exported
 
 
-def samples(out, build, release_dir, samples_dir, notebook):
-    """reference.zip: the solution as a student would submit it; untouched-release.zip."""
+def samples(out, build, release_dir, samples_dir, notebook, files):
+    """reference.zip: the solution as a student would submit it, run beside `files` (the master's
+    autograder_files: the data the build has verified, not fetched again); untouched-release.zip."""
     shutil.rmtree(samples_dir, ignore_errors=True)
     samples_dir.mkdir(parents=True)
-    shutil.copy(submit(out / "autograder" / notebook, build / "reference-run"), samples_dir / "reference.zip")
+    shutil.copy(submit(out / "autograder" / notebook, build / "reference-run", files=files), samples_dir / "reference.zip")
     with zipfile.ZipFile(samples_dir / "untouched-release.zip", "w") as zf:
         zf.write(release_dir / notebook, notebook)
 
@@ -195,10 +200,14 @@ def nbgrader_course(assignment, source, staged, extra, course):
     """The nbgrader course's source/<name>/ from the master, with the data the master gives the
     autograder (its autograder_files) and the lesson's release files."""
     master = for_platform(nbformat.read(source / assignment.notebook, as_version=4), "nbgrader")
-    [config] = [c for c in master.cells if is_assignment_config_cell(c)]
-    given = get_cell_config(config).get("autograder_files", [])
-    files = [staged / f for f in given] + list(extra)
+    files = [staged / f for f in autograder_files(master)] + list(extra)
     return write_course(assignment, master, files, shipped_files(assignment), course)
+
+
+def autograder_files(master):
+    """The master's autograder_files: what otter puts beside the notebook when it grades it."""
+    [config] = [c for c in master.cells if is_assignment_config_cell(c)]
+    return get_cell_config(config).get("autograder_files", [])
 
 
 def main(assignment=None, source=None, build=None, release_dir=None, zip_path=None, samples_dir=None, course=None,
@@ -217,5 +226,6 @@ def main(assignment=None, source=None, build=None, release_dir=None, zip_path=No
     print(f"release:    {release_dir}/\nautograder: {zip_path}")
     print(f"nbgrader:   {nbgrader_course(a, source, staged, extra, course or COURSE)}/")
     if with_samples:
-        samples(out, build, release_dir, samples_dir, a.notebook)
+        given = autograder_files(nbformat.read(staged / a.notebook, as_version=4))
+        samples(out, build, release_dir, samples_dir, a.notebook, {f: staged / f for f in given})
         print(f"samples:    {samples_dir}/")

@@ -35,14 +35,17 @@ def test_committed_release_is_what_the_build_makes(built):
 
 def test_build_on_a_fresh_machine_is_reproducible(built, mnist_mirror, tmp_path, monkeypatch):
     """No MNIST_DATA_ROOT and no data folder, online (a local mirror): the build downloads the
-    files once, verifies them and makes the same release and the same data in the zip."""
+    files once, verifies them and makes the same release and the same data in the zip; the
+    sample run of the solution uses them too (its kernel knows no mirror but the real ones,
+    which this machine cannot reach)."""
     url, requests = mnist_mirror
     monkeypatch.setattr(MNIST, "mirrors", [url])
     monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     again = tmp_path / "release"
     build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", course=tmp_path / "course",
-               with_samples=False)
+               samples_dir=tmp_path / "samples")
+    assert (tmp_path / "samples" / "reference.zip").is_file()
     assert set(requests) == {"/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"}
     asked = len(requests)
     build.main(build=tmp_path / "work", release_dir=again, zip_path=tmp_path / "ag.zip", course=tmp_path / "course",
