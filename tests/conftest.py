@@ -1,17 +1,23 @@
 """Shared fixtures: one fresh build (into a temp folder: release, zip, samples, nbgrader course),
 its graded sample submissions, and the catalogue of realistic submissions graded in its export-zip
-form."""
+form, made in the background (see Background) while the other tests run."""
 
+import ctypes
 import http.server
+import multiprocessing
 import os
+import signal
 import shutil
+import sys
 import threading
+import traceback
+from concurrent.futures import Future
 
 import pytest
 
 from autograder import build, grade
 from autograder.assignment import get
-from catalogue.make import make_and_grade
+from catalogue import make
 
 WORKERS = os.cpu_count() or 1
 AS_ROOT = os.geteuid() == 0
@@ -19,15 +25,162 @@ needs_root = pytest.mark.skipif(not AS_ROOT, reason="needs root (Gradescope's /a
                                 "namespace, or the kernel run as another user); CI runs as root")
 
 
+class Background:
+    """Session fixtures made in one process, forked when the first test starts, while the other
+    tests run: gradings are process trees, and the cores a test leaves idle (waiting on a kernel, a
+    timeout, a pool's last job) go to them. Forked then, it never sees what a test changes later in
+    this process (the environment, the working folder, a monkeypatched module).
+
+    A lane runs one job at a time: of its jobs whose needs are made, the one declared first. Its
+    result comes back pickled as soon as it is made; one that fails, fails the tests
+    that use it and no other. The process's output goes to background.log in pytest's base
+    folder. Modules that use a `late` job's fixture run last, those that use another next."""
+
+    def __init__(self):
+        self.jobs = {}  # name -> (function, needs, lane, late), in declaration order
+        self.futures = {}  # name -> Future, in pytest's process
+        self.process = None
+
+    def fixture(self, lane, needs=(), late=False):
+        """Decorator: `function(tmp_path_factory, *needed results)`, made in the background, as a
+        session fixture of the function's name."""
+        def register(function):
+            name = function.__name__
+            self.jobs[name] = (function, tuple(needs), lane, late)
+
+            def result(background_jobs):
+                return self.result(name)
+            result.__doc__ = function.__doc__
+            return pytest.fixture(scope="session", name=name)(result)
+        return register
+
+    def rank(self, fixturenames):
+        """0: no job's fixture; 1: a job's; 2: a late job's."""
+        used = [self.jobs[n][3] for n in fixturenames if n in self.jobs]
+        return 0 if not used else 1 + any(used)
+
+    def start(self, items, tmp_path_factory):
+        """Fork the process that makes the jobs the tests `items` use (a test skipped for certain,
+        as needs_root skips, uses none), and what those jobs need."""
+        items = [item for item in items if not any(m.name == "skip" or (m.name == "skipif" and m.args[:1] == (True,))
+                                                   for m in item.iter_markers())]
+        wanted, todo = set(), [n for item in items for n in getattr(item, "fixturenames", ()) if n in self.jobs]
+        while todo:  # the jobs the selected tests use, and what those need
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo += self.jobs[name][1]
+        if not wanted:
+            return
+        self.futures = {name: Future() for name in wanted}
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        log = tmp_path_factory.getbasetemp() / "background.log"
+        jobs = {name: job for name, job in self.jobs.items() if name in wanted}
+        self.process = context.Process(target=self._run, args=(jobs, tmp_path_factory, writer, log))
+        self.process.start()
+        writer.close()
+        threading.Thread(target=self._receive, args=(reader, log), daemon=True).start()
+
+    def result(self, name):
+        return self.futures[name].result()
+
+    def stop(self):
+        """At the session's end: whatever still runs (tests stopped early) ends with pytest."""
+        if self.process and self.process.is_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process:
+            self.process.join()
+
+    def _receive(self, reader, log):
+        try:
+            while not all(f.done() for f in self.futures.values()):
+                name, ok, value = reader.recv()
+                if ok:
+                    self.futures[name].set_result(value)
+                else:
+                    self.futures[name].set_exception(RuntimeError(f"background job {name} failed:\n{value}"))
+        except EOFError:
+            for name, future in self.futures.items():
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the background process ended before {name} was made: "
+                                                      f"see {log}"))
+
+    @staticmethod
+    def _run(jobs, tmp_path_factory, writer, log):
+        os.setpgid(0, 0)  # its gradings' processes too: stop() ends them all
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: it ends with pytest's process
+        with open(log, "a", buffering=1) as out:
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            sys.stdout = sys.stderr = out  # not pytest's capture, which this process never reads
+            made, finished, sending, changed = {}, set(), threading.Lock(), threading.Condition()
+
+            def send(name, ok, value):
+                with sending:
+                    try:
+                        writer.send((name, ok, value))
+                    except Exception:  # a result that does not pickle
+                        writer.send((name, False, traceback.format_exc()))
+
+            def lane(names):
+                pending = list(names)
+                while pending:
+                    with changed:
+                        changed.wait_for(lambda: any(finished.issuperset(jobs[n][1]) for n in pending))
+                        name = next(n for n in pending if finished.issuperset(jobs[n][1]))
+                        pending.remove(name)
+                    function, needs, _, _ = jobs[name]
+                    try:
+                        missing = [need for need in needs if need not in made]
+                        assert not missing, f"it needs {', '.join(missing)}, which failed"
+                        made[name] = function(tmp_path_factory, *(made[need] for need in needs))
+                        send(name, True, made[name])
+                    except BaseException:
+                        print(f"background job {name} failed", flush=True)
+                        traceback.print_exc()
+                        send(name, False, traceback.format_exc())
+                    finally:
+                        with changed:
+                            finished.add(name)
+                            changed.notify_all()
+
+            lanes = {}
+            for name, (_, _, lane_name, _) in jobs.items():
+                lanes.setdefault(lane_name, []).append(name)
+            threads = [threading.Thread(target=lane, args=(names,)) for names in lanes.values()]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+
+BACKGROUND = Background()
+
+
 def pytest_collection_modifyitems(items):
     """Tests that need a build are marked `needs_build`: `pytest tests -m "not needs_build"` is the
-    suite's fast part (a few minutes, any user)."""
+    suite's fast part (a few minutes, any user). Whole modules are reordered, so that each module's
+    own fixtures are made once: first those that wait for no background job, last those that wait
+    for a late one (see Background)."""
     for item in items:
-        if {"built", "bulk", "graded", "catalogue"} & set(getattr(item, "fixturenames", ())):
+        names = getattr(item, "fixturenames", ())
+        if BACKGROUND.rank(names) or "graded" in names:  # a module's own `graded` grades too
             item.add_marker(pytest.mark.needs_build)
+    rank = {}
+    for item in items:
+        rank[item.module] = max(rank.get(item.module, 0), BACKGROUND.rank(getattr(item, "fixturenames", ())))
+    items.sort(key=lambda item: rank[item.module])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
+def background_jobs(request, tmp_path_factory):
+    BACKGROUND.start(request.session.items, tmp_path_factory)
+    yield BACKGROUND
+    BACKGROUND.stop()
+
+
+@BACKGROUND.fixture(lane="catalogue")
 def built(tmp_path_factory):
     """A complete build, release and samples included, that leaves the repository untouched."""
     root = tmp_path_factory.mktemp("build")
@@ -37,8 +190,22 @@ def built(tmp_path_factory):
     return {**paths, "solution": root / "work" / "dist" / "autograder" / get().notebook}
 
 
-@pytest.fixture(scope="session")
-def bulk(built, tmp_path_factory):
+@BACKGROUND.fixture(lane="catalogue", needs=("built",))
+def made(tmp_path_factory, built):
+    """(the folder, {name: why it could not be made}) of every catalogue entry in its export-zip
+    form, its other upload forms in the folder's forms/."""
+    return make.make(built, tmp_path_factory.mktemp("catalogue") / "submissions", WORKERS)
+
+
+@BACKGROUND.fixture(lane="catalogue", needs=("built", "made"), late=True)
+def catalogue(tmp_path_factory, built, made):
+    """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
+    form."""
+    return make.grade_made(built, made, tmp_path_factory.mktemp("catalogue-grades"), WORKERS)
+
+
+@BACKGROUND.fixture(lane="others", needs=("built",))
+def bulk(tmp_path_factory, built):
     """The sample submissions graded in bulk: (output folder, {name: Graded})."""
     out = tmp_path_factory.mktemp("grades")
     graded, _ = grade.grade_all([built["samples_dir"]], out, built["zip_path"])
@@ -48,13 +215,6 @@ def bulk(built, tmp_path_factory):
 @pytest.fixture(scope="session")
 def graded(bulk):
     return bulk[1]
-
-
-@pytest.fixture(scope="session")
-def catalogue(built, tmp_path_factory):
-    """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
-    form; the other upload forms are written to the folder's forms/."""
-    return make_and_grade(built, tmp_path_factory.mktemp("catalogue"), WORKERS)
 
 
 @pytest.fixture

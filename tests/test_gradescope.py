@@ -12,19 +12,20 @@ import pytest
 
 from autograder import grade
 from autograder.emulate import run_in_private_autograder
-from conftest import WORKERS, needs_root
+from conftest import BACKGROUND, WORKERS, needs_root
 from test_catalogue import ENTRIES, HIDDEN_TEST_FILE, expected_scores
 
 pytestmark = needs_root
 FORMS = [(name, form) for name, e in sorted(ENTRIES.items()) for form in e.get("forms", [])]
 
 
-@pytest.fixture(scope="session")
-def emulated(catalogue, built):
+@BACKGROUND.fixture(lane="others", needs=("built", "made"), late=True)
+def emulated(tmp_path_factory, built, made):
     """{(entry, form): (results.json, stdout)} of every upload form, through the emulated harness."""
-    forms = catalogue[0] / "forms"
+    submissions, failed = made
+    forms = submissions / "forms"
     uploads = {(n, f): (forms / f"{n}-{f}.zip" if f == "folder" else forms / f"{n}-{f}") for n, f in FORMS
-               if n in catalogue[1]}  # an entry that could not be made fails its own tests
+               if n not in failed}  # an entry that could not be made fails its own tests
     with ThreadPoolExecutor(WORKERS) as pool:
         futures = {key: pool.submit(run_in_private_autograder, path, built["zip_path"]) for key, path in uploads.items()}
         return {key: f.result() for key, f in futures.items()}

@@ -22,7 +22,7 @@ from autograder.build import shipped_files
 from autograder.nbgrader_course import grade_cells, question_of
 from autograder.saving_and_loading import ASSIGNMENT
 from catalogue.make import entries, nbgrader_form
-from conftest import needs_root
+from conftest import BACKGROUND, needs_root
 
 import leaks
 
@@ -70,8 +70,8 @@ def scores(gb, student):
     return per
 
 
-@pytest.fixture(scope="module")
-def course(built, tmp_path_factory):
+@BACKGROUND.fixture(lane="others", needs=("built",))
+def course(tmp_path_factory, built):
     """A copy of the built course, its assignment generated and released to the exchange."""
     root = tmp_path_factory.mktemp("nbgrader") / "course"
     shutil.copytree(built["course"], root)
@@ -80,10 +80,10 @@ def course(built, tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def autograded(course, catalogue, tmp_path_factory):
+@BACKGROUND.fixture(lane="others", needs=("course", "made"), late=True)
+def autograded(tmp_path_factory, course, made):
     """{student: {question: score}} from nbgrader's gradebook after autograde and feedback."""
-    submissions, _ = catalogue
+    submissions, _ = made
     source_nb, released = course / "source" / NAME / NOTEBOOK, course / "release" / NAME
     for name in GRADED:
         nbgrader_form(ENTRIES[name], submissions / f"{name}.zip", source_nb, released, course / "submitted" / name / NAME)
@@ -203,8 +203,8 @@ KERNEL_ERRORS = ("Timeout waiting for execute reply", "Interrupting kernel", "Ke
                  "Kernel died", "ERROR:tornado.general:Uncaught exception in")
 
 
-@pytest.fixture(scope="module")
-def failures_course(course, built, tmp_path_factory):
+@BACKGROUND.fixture(lane="others", needs=("course", "built"), late=True)
+def failures_course(tmp_path_factory, course, built):
     """A copy of the course whose source/ holds a best.pth (an instructor's run left it), each
     case of FAILURES autograded in it, feedback generated."""
     root = tmp_path_factory.mktemp("failures") / "course"

@@ -261,13 +261,20 @@ class Made(dict):
         raise KeyError(name)
 
 
-def make_and_grade(built, folder, workers):
-    """(the submissions folder, Made) of every catalogue entry, graded in its export-zip form by
-    the build `built` (the `built` fixture); the other upload forms are written to forms/."""
-    submissions = folder / "submissions"
+def make(built, folder, workers):
+    """(the submissions folder, {name: why it could not be made}) of every catalogue entry, each
+    in its export-zip form, from the build `built` (the `built` fixture); the other upload forms
+    are written to the folder's forms/."""
     # an attack on the grader's confinement is graded only where the grader confines (as root):
     # graded as anyone else, it would succeed (and write into this environment)
-    made = [e for e in entries() if os.geteuid() == 0 or not e.get("needs_root")]
-    _, failed = make_all(made, built["solution"], submissions, workers, built["samples_dir"] / "reference.zip")
-    graded, _ = grade.grade_all([submissions], folder / "grades", built["zip_path"], workers=workers)
+    chosen = [e for e in entries() if os.geteuid() == 0 or not e.get("needs_root")]
+    _, failed = make_all(chosen, built["solution"], folder, workers, built["samples_dir"] / "reference.zip")
+    return folder, failed
+
+
+def grade_made(built, made, grades, workers):
+    """(the submissions folder, Made) of the entries `made` (what make returns) graded in bulk by
+    the build `built` into `grades`."""
+    submissions, failed = made
+    graded, _ = grade.grade_all([submissions], grades, built["zip_path"], workers=workers)
     return submissions, Made({g.file.removesuffix(".zip"): g for g in graded}, failed)
