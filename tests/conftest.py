@@ -200,8 +200,8 @@ def made(tmp_path_factory, built):
 @BACKGROUND.fixture(lane="catalogue", needs=("built", "made"), late=True)
 def catalogue(tmp_path_factory, built, made):
     """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
-    form."""
-    return make.grade_made(built, made, tmp_path_factory.mktemp("catalogue-grades"), WORKERS)
+    form, their grades (grade_all's output) in the grades/ folder beside the submissions."""
+    return make.grade_made(built, made, made[0].parent / "grades", WORKERS)
 
 
 @BACKGROUND.fixture(lane="others", needs=("built",))

@@ -58,7 +58,7 @@ def hits(graded, question, code):
 def report(catalogue):
     """(the catalogue's grades folder, the CLI's run on it, its report's sections, {name: Graded}
     of the submissions whose grading completed)."""
-    grades = catalogue[0].parent / "grades"  # where make_and_grade has grade_all write them
+    grades = catalogue[0].parent / "grades"  # where the catalogue fixture has grade_all write them
     run = report_cli(grades)
     completed = {n: g for n, g in catalogue[1].items() if g.status == class_report.COMPLETED}
     return grades, run, sections((grades / class_report.MARKDOWN).read_text()), completed
