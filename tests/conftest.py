@@ -10,6 +10,7 @@ import signal
 import shutil
 import sys
 import threading
+import time
 import traceback
 from concurrent.futures import Future
 
@@ -34,11 +35,13 @@ class Background:
     A lane runs one job at a time: of its jobs whose needs are made, the one declared first. Its
     result comes back pickled as soon as it is made; one that fails, fails the tests
     that use it and no other. The process's output goes to background.log in pytest's base
-    folder. Modules that use a `late` job's fixture run last, those that use another next."""
+    folder, and how long each job took to pytest's summary. Modules that use a `late` job's
+    fixture run last, those that use another next."""
 
     def __init__(self):
         self.jobs = {}  # name -> (function, needs, lane, late), in declaration order
         self.futures = {}  # name -> Future, in pytest's process
+        self.seconds = {}  # name -> how long it took to make, as they come back
         self.process = None
 
     def fixture(self, lane, needs=(), late=False):
@@ -95,7 +98,7 @@ class Background:
     def _receive(self, reader, log):
         try:
             while not all(f.done() for f in self.futures.values()):
-                name, ok, value = reader.recv()
+                name, ok, value, self.seconds[name] = reader.recv()
                 if ok:
                     self.futures[name].set_result(value)
                 else:
@@ -116,12 +119,13 @@ class Background:
             sys.stdout = sys.stderr = out  # not pytest's capture, which this process never reads
             made, finished, sending, changed = {}, set(), threading.Lock(), threading.Condition()
 
-            def send(name, ok, value):
+            def send(name, ok, value, seconds):
+                print(f"background job {name} {'made' if ok else 'failed'} in {seconds:.0f} s", flush=True)
                 with sending:
                     try:
-                        writer.send((name, ok, value))
+                        writer.send((name, ok, value, seconds))
                     except Exception:  # a result that does not pickle
-                        writer.send((name, False, traceback.format_exc()))
+                        writer.send((name, False, traceback.format_exc(), seconds))
 
             def lane(names):
                 pending = list(names)
@@ -131,15 +135,15 @@ class Background:
                         name = next(n for n in pending if finished.issuperset(jobs[n][1]))
                         pending.remove(name)
                     function, needs, _, _ = jobs[name]
+                    started = time.monotonic()
                     try:
                         missing = [need for need in needs if need not in made]
                         assert not missing, f"it needs {', '.join(missing)}, which failed"
                         made[name] = function(tmp_path_factory, *(made[need] for need in needs))
-                        send(name, True, made[name])
+                        send(name, True, made[name], time.monotonic() - started)
                     except BaseException:
-                        print(f"background job {name} failed", flush=True)
                         traceback.print_exc()
-                        send(name, False, traceback.format_exc())
+                        send(name, False, traceback.format_exc(), time.monotonic() - started)
                     finally:
                         with changed:
                             finished.add(name)
@@ -171,6 +175,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         rank[item.module] = max(rank.get(item.module, 0), BACKGROUND.rank(getattr(item, "fixturenames", ())))
     items.sort(key=lambda item: rank[item.module])
+
+
+def pytest_terminal_summary(terminalreporter):
+    if BACKGROUND.seconds:
+        terminalreporter.write_line("background jobs: " + ", ".join(
+            f"{name} {s:.0f} s" for name, s in BACKGROUND.seconds.items()))
 
 
 @pytest.fixture(scope="session", autouse=True)
