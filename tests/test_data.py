@@ -2,10 +2,13 @@
 (a local server stands in for them), every missing file named when offline. Both copies of the
 reader are held to it: the lesson's (the build, the grader) and the notebook's (the student)."""
 
+import shutil
+import struct
+
 import pytest
 import torch
 
-from autograder.saving_and_loading import model
+from autograder.saving_and_loading import DATA_ENV, model
 from test_model import notebook_namespace
 
 FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -34,3 +37,18 @@ def test_online_downloads_once_into_the_cache(mnist_split, mnist_mirror, tmp_pat
     asked = len(requests)
     mnist_split("t10k", root=tmp_path / "empty", cache=tmp_path / "cache")
     assert len(requests) == asked  # the second call reads the cache
+
+
+def test_a_split_unpacked_beside_the_files_is_never_read(tmp_path, monkeypatch):
+    """The grader reads ./data of the graded notebook's folder, which the student's kernel could
+    write: only the verified .gz files count, not a file unpacked beside them."""
+    monkeypatch.chdir(tmp_path)
+    genuine = model.mnist_split("t10k")
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    for gz in model.mnist_files("t10k", cache=tmp_path / "elsewhere").values():
+        raw.mkdir(parents=True, exist_ok=True)
+        shutil.copy(gz, raw / gz.name)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, 10000) + bytes(10000))  # all zeros
+    monkeypatch.delenv(DATA_ENV)  # ./data, as in a grading
+    images, labels = model.mnist_split("t10k")
+    assert torch.equal(labels, genuine[1]) and torch.equal(images, genuine[0])
