@@ -34,6 +34,7 @@ from nbclient import NotebookClient
 
 from otter.assign.blocks import get_cell_config, is_assignment_config_cell
 
+from . import confine
 from .assignment import get
 from .nbgrader_course import COURSE, write_course
 
@@ -180,6 +181,7 @@ def submit(notebook, work, edit=None, allow_errors=False, timeout=600, files=Non
     if edit:
         edit(nb)
     nbformat.write(nb, work / notebook.name)
+    confine.steady_ports()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                    resources={"metadata": {"path": str(work)}}).execute()
     [exported] = work.glob(f"{notebook.stem}_*.zip")

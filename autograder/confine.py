@@ -32,6 +32,7 @@ import abc
 import atexit
 import ctypes
 import errno
+import functools
 import json
 import os
 import re
@@ -48,6 +49,8 @@ import time
 from pathlib import Path
 
 UID_BASE = 2_000_000_000  # + the grading process's pid: unique among concurrent gradings, no account's
+PORTS_FROM = 10_000  # kernels' ports from here to the ephemeral range: above most services' own
+PORTS_BLOCK = 10  # a process's own ports (steady_ports): two kernels' at once
 SETPRIV = ("--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all")
 KERNEL_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
               "NBGRADER_EXECUTION")  # nbgrader says a notebook is being autograded (its documented variable)
@@ -60,6 +63,7 @@ SANDBOX_HIDE, SANDBOX_SCRATCH = ("/run",), ("/tmp", "/var/tmp", "/dev/shm")
 def start(submission, tasks):
     """The confinement this process can give the kernel that runs in `submission`, or None.
     `tasks`: the processes and threads the kernel's own user may have (as root)."""
+    steady_ports()
     kind = _kind()
     if kind is OwnUser:
         return OwnUser(submission, tasks)
@@ -70,6 +74,52 @@ def _kind():
     if os.geteuid() == 0 and shutil.which("setpriv"):
         return OwnUser
     return Sandbox if Sandbox.works() else None
+
+
+@functools.cache
+def steady_ports():
+    """Kernels started by this process from now on get ports below the machine's ephemeral range.
+
+    jupyter_client picks a kernel's five ports by binding port 0 and closing it; the kernel binds
+    them once it has imported ipykernel, seconds later under load. Meanwhile the ephemeral range
+    churns (a client waiting for its kernel reconnects every 100 ms, each time from a new
+    ephemeral port) and can take one: measured with 10 confined kernels started at a time, 4 of
+    600 died before kernel_info, "Address already in use", which loses that grading. No connect()
+    takes a port below the range, and the range is shared out: each process starts at a block of
+    its own (by its pid: processes that grade at once have pids apart), never where another
+    process's kernel manager draws next, as jupyter_client's random draws could. Its LocalPortCache,
+    which this replaces, keeps the kernels of one process apart; a port some process bound is
+    skipped (the probe)."""
+    from jupyter_client.connect import LocalPortCache
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if low <= PORTS_FROM:  # no room below the range: jupyter_client's own way
+        return
+
+    span = low - PORTS_FROM
+
+    class BelowEphemeral(LocalPortCache):
+        def find_available_port(self, ip):
+            start = os.getpid() * PORTS_BLOCK % (span - span % PORTS_BLOCK)  # now: a forked process has its own
+            for offset in range(span):
+                port = PORTS_FROM + (start + offset) % span
+                if port in self.currently_used_ports:
+                    continue
+                with socket.socket() as probe:
+                    try:
+                        probe.bind((ip, port))
+                    except OSError:
+                        continue
+                self.currently_used_ports.add(port)
+                return port
+            return super().find_available_port(ip)
+
+    ports = BelowEphemeral()
+    ports.currently_used_ports = LocalPortCache.instance().currently_used_ports
+    LocalPortCache._instance = ports
 
 
 def describe():

@@ -188,3 +188,28 @@ def test_neither_root_nor_a_sandbox_the_warning_says_who_runs_the_code(monkeypat
     monkeypatch.setattr(confine.Sandbox, "_works", False)
     assert confine.start("/nonexistent", TASKS) is None
     assert confine.describe() == confine.unconfined_warning() and "runs as this user" in confine.describe()
+
+
+def test_kernels_ports_are_below_the_ephemeral_range_in_a_block_of_the_process():
+    """steady_ports: no connect() can take a port between its choice and the kernel's bind, and
+    two processes start apart (the stress run in steady_ports' docstring measures the rest)."""
+    from jupyter_client.connect import LocalPortCache
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    if low <= confine.PORTS_FROM:
+        pytest.skip(f"this machine's ephemeral range starts at {low}: no room below it")
+    confine.steady_ports()
+    cache = LocalPortCache.instance()
+    mine = [cache.find_available_port("127.0.0.1") for _ in range(3)]
+    assert all(confine.PORTS_FROM <= p < low for p in mine) and len(set(mine)) == 3
+    with socket.socket() as taken:  # a port some other process holds is skipped
+        taken.bind(("127.0.0.1", max(mine) + 1))
+        assert cache.find_available_port("127.0.0.1") == max(mine) + 2
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # a forked process (a pool's worker) draws from a block of its own
+        os.write(writer, str(cache.find_available_port("127.0.0.1")).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = int(os.read(reader, 16))
+    assert theirs not in range(min(mine), min(mine) + confine.PORTS_BLOCK)
