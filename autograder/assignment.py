@@ -118,6 +118,11 @@ class Assignment:
         return DIST / f"{self.name}-samples"
 
     @property
+    def grades(self):
+        """Where `grade` writes by default."""
+        return DIST / f"{self.name}-grades"
+
+    @property
     def lesson(self) -> Lesson:
         """The lesson package's implementation of the lesson interface."""
         return lesson_package(self.package).LESSON

@@ -34,7 +34,7 @@ from otter.grade.utils import (POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY, SCOR
 from tqdm import tqdm
 
 from . import confine
-from .assignment import DIST, get
+from .assignment import get
 from .emulate import assignment_of, grading_environment, lay_out
 
 TIMEOUT_S = 600  # Gradescope's default limit for one submission
@@ -76,9 +76,14 @@ def grade_one(submission, autograder, timeout=TIMEOUT_S, as_zip_file=False):
             last = (run.stderr.strip().splitlines() or [f"exited with {run.returncode}"])[-1]
             return Graded(submission.name, status=f"grading failed: {last}")
         results = json.loads((root / "results" / "results.json").read_text())
-    scores = {t["name"]: (t["score"], t["max_score"]) for t in results["tests"] if "max_score" in t}
     errors = [t["output"] for t in results["tests"] if t.get("name") in ("Autograder Error", "Submission")]
-    return Graded(submission.name, scores, results, errors[0].strip().splitlines()[-1] if errors else "Completed")
+    return Graded(submission.name, scores_of(results), results,
+                  errors[0].strip().splitlines()[-1] if errors else "Completed")
+
+
+def scores_of(results):
+    """{question: (score, max_score)} of otter's results.json."""
+    return {t["name"]: (t["score"], t["max_score"]) for t in results.get("tests", []) if "max_score" in t}
 
 
 def run_bounded(command, env, timeout):
@@ -199,7 +204,7 @@ def main(paths=None, out=None, workers=None, assignment=None, timeout=None):
     if missing:
         print(f"No such submission: {', '.join(missing)}.", file=sys.stderr)
         return 2
-    out = out or DIST / f"{a.name}-grades"
+    out = out or a.grades
     print(confine.describe(), file=sys.stderr)
     graded, questions = grade_all(paths or [a.samples], out, a.zip, workers=workers, timeout=timeout)
     print(table(graded, questions))

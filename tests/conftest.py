@@ -1,13 +1,17 @@
-"""Shared fixtures: one fresh build (into a temp folder: release, zip, samples, nbgrader course),
-its graded sample submissions, and the catalogue of realistic submissions graded in its export-zip
-form, made in the background (see Background) while the other tests run."""
+"""Shared fixtures: one fresh build (`python -m autograder all` in a copy of the repository:
+release, zip, samples, nbgrader course), its graded sample submissions, and the catalogue of
+realistic submissions graded in its export-zip form, made in the background (see Background)
+while the other tests run."""
 
+import csv
 import ctypes
 import http.server
+import json
 import multiprocessing
 import os
 import signal
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -18,9 +22,12 @@ import pytest
 
 from autograder import build, grade
 from autograder.assignment import get
+from autograder.nbgrader_course import COURSE
 from catalogue import make
 
 WORKERS = os.cpu_count() or 1
+REPO = build.REPO
+USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # MNIST_DATA_ROOT kept
 AS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="needs root (Gradescope's /autograder in a private mount "
                                 "namespace, or the kernel run as another user); CI runs as root")
@@ -42,6 +49,7 @@ class Background:
         self.jobs = {}  # name -> (function, needs, lane, late), in declaration order
         self.futures = {}  # name -> Future, in pytest's process
         self.seconds = {}  # name -> how long it took to make, as they come back
+        self.failures = {}  # name -> the traceback of a job that failed
         self.process = None
 
     def fixture(self, lane, needs=(), late=False):
@@ -102,6 +110,7 @@ class Background:
                 if ok:
                     self.futures[name].set_result(value)
                 else:
+                    self.failures[name] = value
                     self.futures[name].set_exception(RuntimeError(f"background job {name} failed:\n{value}"))
         except EOFError:
             for name, future in self.futures.items():
@@ -178,9 +187,13 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    """How long each background job took; the end of a failed one's traceback, last, where a CI
+    log cut short in the middle still shows it."""
     if BACKGROUND.seconds:
         terminalreporter.write_line("background jobs: " + ", ".join(
             f"{name} {s:.0f} s" for name, s in BACKGROUND.seconds.items()))
+    for name, text in BACKGROUND.failures.items():
+        terminalreporter.write_line(f"background job {name} failed:\n" + "\n".join(text.splitlines()[-25:]))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -190,14 +203,43 @@ def background_jobs(request, tmp_path_factory):
     BACKGROUND.stop()
 
 
+def autograder_cli(*args, cwd, env=USER_ENV):
+    """`python -m autograder ...` run in `cwd` as a user runs it: without PYTHONPATH, so that in a
+    copy of the repository it is the copy's package that runs."""
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def copy_repository(copy):
+    """The repository's files as git would commit them (tracked, or new and not ignored), in `copy`."""
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if (REPO / rel).is_file():  # a tracked file deleted in the checkout is not part of it
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, copy / rel)
+
+
 @BACKGROUND.fixture(lane="catalogue")
 def built(tmp_path_factory):
-    """A complete build, release and samples included, that leaves the repository untouched."""
-    root = tmp_path_factory.mktemp("build")
-    paths = {"release_dir": root / "release", "zip_path": root / "dist" / "autograder.zip",
-             "samples_dir": root / "samples", "course": root / "course"}
-    build.main(build=root / "work", **paths)
-    return {**paths, "solution": root / "work" / "dist" / "autograder" / get().notebook}
+    """The suite's one build: `python -m autograder all` in a copy of the repository (copy_repository),
+    which builds (release, zip, samples, nbgrader course) and grades the samples, the repository
+    untouched; `grade` ran in the copy first, before any build. Tests that grade in the copy give
+    `grade` an --out of their own: the default folder holds the samples' grades (`bulk`)."""
+    copy = tmp_path_factory.mktemp("repo")
+    copy_repository(copy)
+    before_build = autograder_cli("grade", "anything.zip", cwd=copy)
+    ran_all = autograder_cli("all", cwd=copy)
+    if ran_all.returncode:
+        raise RuntimeError(f"`python -m autograder all` exited {ran_all.returncode}:\n{ran_all.stderr[-3000:]}")
+    a = get()
+
+    def inside(path):  # where the copy's build put what the checkout's puts at `path`
+        return copy / path.relative_to(REPO)
+
+    return {"copy": copy, "before_build": before_build, "all": ran_all, "release_dir": inside(build.release_of(a)),
+            "zip_path": inside(a.zip), "samples_dir": inside(a.samples), "course": inside(COURSE),
+            "grades": inside(a.grades), "solution": copy / "build" / a.name / "dist" / "autograder" / a.notebook}
 
 
 @BACKGROUND.fixture(lane="catalogue", needs=("built",))
@@ -214,12 +256,21 @@ def catalogue(tmp_path_factory, built, made):
     return make.grade_made(built, made, made[0].parent / "grades", WORKERS)
 
 
-@BACKGROUND.fixture(lane="others", needs=("built",))
-def bulk(tmp_path_factory, built):
-    """The sample submissions graded in bulk: (output folder, {name: Graded})."""
-    out = tmp_path_factory.mktemp("grades")
-    graded, _ = grade.grade_all([built["samples_dir"]], out, built["zip_path"])
-    return out, {g.file.removesuffix(".zip"): g for g in graded}
+@pytest.fixture(scope="session")
+def bulk(built):
+    """The sample submissions graded in bulk by `all`: (its output folder, {name: Graded}), each
+    Graded read back from the folder as grade_all returned it (its status from the CSV, its scores
+    from its results.json)."""
+    out = built["grades"]
+    rows = [r for r in csv.DictReader(open(out / "final_grades.csv"))
+            if r[grade.SCORES_DICT_FILE_KEY] != grade.POINTS_POSSIBLE_LABEL]
+    names = [r[grade.SCORES_DICT_FILE_KEY] for r in rows]
+    graded = {}
+    for name, r in zip(names, rows):
+        results = json.loads((out / "results" / grade.feedback_page(name, names)).with_suffix(".json").read_text())
+        graded[name.removesuffix(".zip")] = grade.Graded(name, grade.scores_of(results), results,
+                                                         r[grade.SCORES_DICT_GRADING_STATUS_KEY])
+    return out, graded
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Each command line, run as a user runs it: `python -m autograder ...` in a fresh copy of the
 repository (its files as git would commit them), without PYTHONPATH, so that what the README
-promises holds outside this checkout. `all` runs once; the other commands use what it built."""
+promises holds outside this checkout. `all` runs once, as the suite's build (conftest's `built`);
+the other commands use what it built."""
 
 import contextlib
 import csv
@@ -20,19 +21,13 @@ import pytest
 
 from autograder import grade
 from autograder.saving_and_loading import ASSIGNMENT
-from conftest import AS_ROOT, needs_root
+from conftest import AS_ROOT, REPO, USER_ENV, needs_root
+from conftest import autograder_cli as autograder
 
-REPO = Path(__file__).resolve().parent.parent
 NAME = ASSIGNMENT.name
 QUESTIONS = ASSIGNMENT.questions
-USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # MNIST_DATA_ROOT kept
 TIMEOUT = 30  # s: an upload that is not a zip is graded in a few (9 on a busy 2-core machine); the endless
 # one never finishes, and its kernel is running by then
-
-
-def autograder(*args, cwd, env=USER_ENV):
-    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True)
 
 
 def score_table(stdout):
@@ -46,27 +41,20 @@ def score_table(stdout):
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A copy of the repository's files (tracked, or new and not ignored), and the runs in it:
-    `grade` before any build, then `all`, then (as root) `gradescope` on the built reference zip,
-    started at once and left running: it takes the CPU the timeout test leaves idle."""
-    copy = tmp_path_factory.mktemp("repo")
-    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        if (REPO / rel).is_file():  # a tracked file deleted in the checkout is not part of it
-            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, copy / rel)
-    before_build = autograder("grade", "anything.zip", cwd=copy)
-    ran_all = autograder("all", cwd=copy)
+def repo(built):
+    """The copy of the repository `built` ran in, its runs there (`grade` before any build, then
+    `all`), and (as root) `gradescope` on the built reference zip, started at once and left
+    running: it takes the CPU the timeout test leaves idle."""
+    copy, ran_all = built["copy"], built["all"]
     dist = copy / "autograder" / "dist"
     printed = copy / "gradescope.out"
     with open(printed, "w") as out:
-        gradescope = AS_ROOT and ran_all.returncode == 0 and subprocess.Popen(
+        gradescope = AS_ROOT and subprocess.Popen(
             [sys.executable, "-m", "autograder", "gradescope", dist / f"{NAME}-samples" / "reference.zip", "--zip",
              dist / f"{NAME}-autograder.zip", "--as-zip-file"], cwd=copy, env=USER_ENV, stdout=out,
             stderr=subprocess.STDOUT)
-    yield SimpleNamespace(copy=copy, before_build=before_build, all=ran_all, gradescope=gradescope, printed=printed)
+    yield SimpleNamespace(copy=copy, before_build=built["before_build"], all=ran_all, gradescope=gradescope,
+                          printed=printed)
     if gradescope:
         gradescope.wait()  # it ends by itself; not left behind when its test is not run
 
@@ -79,7 +67,7 @@ def test_all_builds_then_prints_the_readmes_score_table(repo):
         "reference": {**{q: f"{p} / {p}" for q, p in QUESTIONS.items()}, "total": "16 / 16"},
         "untouched-release": {**{q: f"0 / {p}" for q, p in QUESTIONS.items()}, "total": "0 / 16"}}
     dist = copy / "autograder" / "dist"
-    grades = dist / f"{NAME}-grades"
+    grades = copy / ASSIGNMENT.grades.relative_to(REPO)
     assert [r["file"] for r in csv.DictReader(open(grades / "final_grades.csv"))] == \
         ["points-per-question", "reference.zip", "untouched-release.zip"]
     assert sorted(p.name for p in (grades / "feedback").iterdir()) == ["reference.html", "untouched-release.html"]
