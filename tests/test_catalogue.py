@@ -43,7 +43,7 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     nbformat.write(nb, tmp_path / NOTEBOOK)
     best = io.BytesIO()
-    torch.save({"epoch": 9}, best)
+    torch.save({"epoch": 9, "val_loss": 0.5}, best)
     with zipfile.ZipFile(tmp_path / "reference.zip", "w") as zf:
         zf.writestr(NOTEBOOK, nbformat.writes(nb))
         zf.writestr("checkpoints/best.pth", best.getvalue())
@@ -54,6 +54,7 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
         {"name": "acts-in-an-else", "add_cells": [{"after": "x = 1", "graded_only": True,
                                                     "source": guarded + "\nelse:\n    x = 3"}]},
         {"name": "premise-moved", "premise": [{"of": "best.pth epoch", "is": 10}]},
+        {"name": "not-another-run", "premise": [{"of": "best.pth", "moved_from": "reference best.pth"}]},
         {"name": "graded-only", "add_cells": [{"after": "x = 1", "graded_only": True, "source": guarded}],
          "premise": [{"of": "best.pth epoch", "is": 9}], "drop": ["checkpoints/best.pth"]},
     ]
@@ -62,7 +63,9 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
                       "acts-in-the-run": "AssertionError: a graded_only cell acts outside otter's grading mode:\nx = 2",
                       "acts-in-an-else": f"AssertionError: a graded_only cell acts outside otter's grading mode:\n"
                                          f"{guarded}\nelse:\n    x = 3",
-                      "premise-moved": "AssertionError: premise no longer holds: best.pth epoch is 10: found 9"}
+                      "premise-moved": "AssertionError: premise no longer holds: best.pth epoch is 10: found 9",
+                      "not-another-run": "AssertionError: premise no longer holds: best.pth moved_from reference "
+                                         "best.pth: found (9, 0.5) and (9, 0.5)"}
     with zipfile.ZipFile(zips["graded-only"]) as zf:
         assert zf.namelist() == [NOTEBOOK]
         assert [c.source for c in nbformat.reads(zf.read(NOTEBOOK), as_version=4).cells] == ["x = 1", guarded]

@@ -96,25 +96,35 @@ def run_notebook(nb, folder, group):
 
 
 def value(spec, run_zip, reference_zip):
-    """A premise's value: "[reference ]<file in checkpoints/> <key>[.<key>...]", read from the
-    entry's run (or the unedited solution's run) with weights_only=True."""
+    """A premise's value: "[reference ]<file in checkpoints/>[ <key>[.<key>...]]", read from the
+    entry's run (or the unedited solution's run) with weights_only=True; a file alone is its run
+    number, (epoch, val_loss), or loss where it records no val_loss."""
     words = spec.split()
     zip_path = reference_zip if words[0] == "reference" else run_zip
-    file, keys = f"checkpoints/{words[-2]}", words[-1].split(".")
+    words = words[1:] if words[0] == "reference" else words
+    file = f"checkpoints/{words[0]}"
     with zipfile.ZipFile(zip_path) as zf:
         assert file in zf.namelist(), f"premise no longer holds: {spec}: the run wrote no {file}"
         found = torch.load(io.BytesIO(zf.read(file)), weights_only=True)
-    for key in keys:
+    if len(words) == 1:
+        return found["epoch"], float(found["val_loss"] if "val_loss" in found else found["loss"])
+    for key in words[1].split("."):
         found = found[key]
     return found.item() if isinstance(found, torch.Tensor) else found
 
 
-# How a premise compares two values; `apart_from`: further apart than the grader's re-run
-# tolerates (same_run_tolerance of the larger), so the re-run cannot pass one for the other;
-# `within`: not apart, so it can.
-PREMISE_TESTS = {"is": operator.eq, "at_most": operator.le,
-                 "apart_from": lambda a, b: abs(a - b) > ASSIGNMENT.same_run_tolerance * max(a, b),
-                 "within": lambda a, b: abs(a - b) <= ASSIGNMENT.same_run_tolerance * max(a, b)}
+def apart(a, b):
+    """Further apart than the grader's re-run tolerates (same_run_tolerance of the larger)."""
+    return abs(a - b) > ASSIGNMENT.same_run_tolerance * max(a, b)
+
+
+# How a premise compares two values; `apart_from`: the re-run cannot pass one for the other;
+# `within`: it can; `moved_from`, of two files' run numbers: another epoch, or a loss apart. Which
+# of the two a run on other streams gives depends on the machine's float kernels (AVX-512's or
+# AVX2's): a premise that names an epoch holds on one kind of machine only.
+PREMISE_TESTS = {"is": operator.eq, "at_most": operator.le, "apart_from": apart,
+                 "within": lambda a, b: not apart(a, b),
+                 "moved_from": lambda a, b: a[0] != b[0] or apart(a[1], b[1])}
 
 
 def check_premise(entry, run_zip, reference_zip):
