@@ -26,6 +26,9 @@ from autograder.nbgrader_course import COURSE
 from catalogue import make
 
 WORKERS = os.cpu_count() or 1
+# the catalogue's lane, which the suite's last tests wait for: one process more than the cores, so
+# that a grading that sleeps to a limit or waits for its kernel leaves no core idle
+CATALOGUE_WORKERS = WORKERS + 1
 REPO = build.REPO
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # MNIST_DATA_ROOT kept
 AS_ROOT = os.geteuid() == 0
@@ -246,14 +249,14 @@ def built(tmp_path_factory):
 def made(tmp_path_factory, built):
     """(the folder, {name: why it could not be made}) of every catalogue entry in its export-zip
     form, its other upload forms in the folder's forms/."""
-    return make.make(built, tmp_path_factory.mktemp("catalogue") / "submissions", WORKERS)
+    return make.make(built, tmp_path_factory.mktemp("catalogue") / "submissions", CATALOGUE_WORKERS)
 
 
 @BACKGROUND.fixture(lane="catalogue", needs=("built", "made"), late=True)
 def catalogue(tmp_path_factory, built, made):
     """(the submissions folder, {name: Graded}) of every catalogue entry, graded in its export-zip
     form, their grades (grade_all's output) in the grades/ folder beside the submissions."""
-    return make.grade_made(built, made, made[0].parent / "grades", WORKERS)
+    return make.grade_made(built, made, made[0].parent / "grades", CATALOGUE_WORKERS)
 
 
 @pytest.fixture(scope="session")
