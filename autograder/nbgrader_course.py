@@ -9,6 +9,9 @@ otter's master format maps onto nbgrader's cell metadata (schema 3):
 - each test cell -> an autograded test cell worth the test's points, grade id
   QUESTION-TESTFUNCTION (so a question's score is the sum of its cells'); a hidden test's code
   goes inside nbgrader's hidden-test markers, after a line saying what runs there;
+- a cell otter's grading leaves out (tagged `otter_ignore`: the lesson's demonstrations) -> a
+  locked cell with grade id `demo-<n>`: nbgrader puts back the instructor's version before grading,
+  and BoundedExecute skips it, as otter does;
 - otter's config and block cells are dropped; cells tagged otter-only are left out and
   nbgrader-only ones kept (build.for_platform).
 
@@ -27,11 +30,13 @@ import nbformat
 from otter.assign.blocks import BlockType, get_cell_config, is_assignment_config_cell, is_block_boundary_cell
 from otter.assign.solutions import BLOCK_PROMPT
 from otter.assign.tests_manager import BEGIN_TEST_CONFIG_REGEX, END_TEST_CONFIG_REGEX
+from otter.execute.preprocessor import IGNORE_CELL_TAG, NOTEBOOK_METADATA_KEY
 
 from .assignment import DIST, get
 
 COURSE = DIST / "nbgrader"  # the course folder the build writes, every assignment's source/ in it
 SCHEMA = 3  # nbgrader's cell metadata schema version (nbgrader 0.9)
+DEMO = "demo-"  # grade id prefix of the lesson's demonstrations (locked cells)
 SOLUTION_LINE = re.compile(r"^(\s*)(.*?)\s*# ?SOLUTION\s*$")
 UNSUPPORTED = ("# BEGIN SOLUTION NO PROMPT", "# SOLUTION NO PROMPT", "# BEGIN PROMPT", "# SEED", "# IGNORE")
 # Preprocessors nbgrader runs on a submission after sanitizing it: nbgrader's own defaults, with
@@ -50,8 +55,9 @@ AUTOGRADE_PREPROCESSORS = (
 )
 
 
-def _nbgrader(grade_id, *, grade=False, solution=False, points=None):
-    meta = {"grade": grade, "solution": solution, "locked": grade, "grade_id": grade_id, "schema_version": SCHEMA}
+def _nbgrader(grade_id, *, grade=False, solution=False, points=None, locked=False):
+    meta = {"grade": grade, "solution": solution, "locked": grade or locked, "grade_id": grade_id,
+            "schema_version": SCHEMA}
     if grade:
         meta["points"] = points
     return meta
@@ -70,6 +76,20 @@ def _solution_regions(source):
         else:
             lines.append(line)
     return "\n".join(lines)
+
+
+def ignored_by_otter(cell):
+    """A cell otter's grading drops (its GradingPreprocessor.filter_ignored_cells)."""
+    return IGNORE_CELL_TAG in cell.metadata.get("tags", []) or cell.metadata.get(NOTEBOOK_METADATA_KEY, {}).get("ignore")
+
+
+def is_demo(cell):
+    """One of the lesson's demonstrations in an nbgrader notebook: a locked cell, neither graded
+    nor a solution, whose grade id starts with DEMO. A student who marks a cell of their own so
+    only keeps their own code from the re-run; a test cell is never one."""
+    meta = cell.metadata.get("nbgrader", {})
+    return (meta.get("locked", False) and not meta.get("grade", False) and not meta.get("solution", False)
+            and meta.get("grade_id", "").startswith(DEMO))
 
 
 def _has_solution(source):
@@ -96,7 +116,7 @@ def _test_cell(source, question):
 def source_notebook(master):
     """The nbgrader source notebook of an otter master (already for_platform'd to nbgrader)."""
     out = nbformat.v4.new_notebook(metadata={k: v for k, v in master.metadata.items() if k in ("kernelspec", "language_info")})
-    question, in_tests, solutions = None, False, 0
+    question, in_tests, solutions, demos = None, False, 0, 0
     for cell in master.cells:
         if is_assignment_config_cell(cell):
             continue
@@ -122,6 +142,10 @@ def source_notebook(master):
             solutions += 1
             out.cells.append(nbformat.v4.new_code_cell(
                 _solution_regions(cell.source), metadata={"nbgrader": _nbgrader(f"{question}-solution-{solutions}", solution=True)}))
+        elif cell.cell_type == "code" and ignored_by_otter(cell):
+            demos += 1
+            out.cells.append(nbformat.v4.new_code_cell(
+                cell.source, metadata={"nbgrader": _nbgrader(f"{DEMO}{demos}", locked=True)}))
         elif cell.cell_type == "code":
             out.cells.append(nbformat.v4.new_code_cell(cell.source))
     for i, cell in enumerate(out.cells):
@@ -182,6 +206,9 @@ c.BoundedExecute.run_time_limit = {limit("run_time_limit_s")}
 # user, and the log says so.
 c.BoundedExecute.kernel_tasks = {limit("kernel_tasks")}
 c.BoundedExecute.confine = True
+# The lesson's demonstrations (locked cells with a `demo-` grade id, those otter's grading leaves
+# out) are not re-run: no test needs them, and they are about a third of the re-run (docs/instructors.md).
+c.BoundedExecute.run_demos = False
 # The test cells the grader judges (kernel-free or on observed variables), in its own interpreter, in seconds.
 c.RecheckKernelFree.time_limit = {limit("kernel_free_time_limit_s")}
 

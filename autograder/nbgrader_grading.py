@@ -9,7 +9,7 @@ kept as it was), puts back the instructor's versions of the grade cells, then ru
 2. BoundedExecute: nbgrader's Execute, the notebook re-run, with the otter plugin's bounds: the
    kernel is confined (confine.py, through the `python3` kernel spec it names); a first cell caps
    each cell's output and the kernel's data (guard.py), Execute.timeout stops a cell, a watchdog
-   ends the whole run; when the kernel dies or is ended, every test cell that had not run fails
+   ends the whole run; the lesson's demonstrations are skipped, as otter skips them; when the kernel dies or is ended, every test cell that had not run fails
    with the reason instead of counting as passed;
 3. RecheckKernelFree: the grader's own interpreter checks the sealed files, then runs every test
    cell that needs no live variable (a test function without parameters), or only observed ones
@@ -39,6 +39,7 @@ from . import confine, integrity
 from .arrange import remove
 from .assignment import Assignment, get
 from .guard import Watchdog, install_cell
+from .nbgrader_course import is_demo
 from .isolate import grade_files, seal
 from .observe import FOLDER as OBSERVED, SEED_ENV, grading_seed, observation_cell
 from .report import cell_events, describe_cell, feedback_summary
@@ -93,6 +94,9 @@ class BoundedExecute(Execute):
     kernel_tasks = Integer(Assignment.kernel_tasks,
                            help="Processes and threads the confined kernel's own user may have (RLIMIT_NPROC, as "
                            "root): a fork bomb stops there.").tag(config=True)
+    run_demos = Bool(False, help="Run the lesson's demonstrations too: the locked cells whose grade id starts with "
+                     "`demo-` (nbgrader_course.is_demo), the cells otter's grading leaves out (otter_ignore). Off, "
+                     "they are skipped: no test needs them.").tag(config=True)
     confine = Bool(True, help="Start the notebook's kernel confined (confine.py: as root, as a user of its own; "
                    "otherwise in a sandbox of user namespaces where the machine allows them) through the "
                    "`python3` kernel spec it puts first on JUPYTER_PATH. Off, or neither possible: the student's "
@@ -143,6 +147,8 @@ class BoundedExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         self.running = index  # the cell the kernel is in, if it dies
+        if not self.run_demos and is_demo(cell):
+            return cell, resources
         return super().preprocess_cell(cell, resources, index)
 
 

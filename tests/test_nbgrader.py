@@ -19,7 +19,7 @@ from nbgrader.utils import get_username
 
 from autograder import confine
 from autograder.build import shipped_files
-from autograder.nbgrader_course import grade_cells, question_of
+from autograder.nbgrader_course import DEMO, grade_cells, ignored_by_otter, is_demo, question_of
 from autograder.saving_and_loading import ASSIGNMENT
 from catalogue.make import entries, nbgrader_form
 from conftest import BACKGROUND, needs_root
@@ -154,6 +154,28 @@ def test_feedback_names_the_problem_and_shows_the_resume_picture(course, autogra
     assert 'alt="loss curves after resuming from checkpoints/crash.pth"' in page
     assert "tries to call" in feedback(course, "hostile-payload-checkpoint")
     assert not Path(ENTRIES["hostile-payload-checkpoint"]["canary"]).exists(), "code from a submitted file ran"
+
+
+def test_a_demonstration_is_a_locked_cell_and_a_test_cell_never_is():
+    def cell(**meta):
+        return nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": f"{DEMO}1", **meta}})
+    assert is_demo(cell(locked=True, grade=False, solution=False))
+    assert not is_demo(cell(locked=True, grade=True, solution=False, points=1))  # a test cell runs, whatever its id
+    assert not is_demo(cell(locked=False, grade=False, solution=True))
+    assert not is_demo(cell(locked=False, grade=False, solution=False))
+    assert not is_demo(nbformat.v4.new_code_cell("x = 1"))
+
+
+def test_the_demonstrations_otter_skips_are_not_rerun(built, course, autograded):
+    """Each cell the master tags otter_ignore is a locked demo cell of the nbgrader notebook, and
+    autograde ran every code cell but those."""
+    master = nbformat.read(built["copy"] / "source" / NAME / NOTEBOOK, as_version=4)
+    ignored = [c.source for c in master.cells if c.cell_type == "code" and ignored_by_otter(c)]
+    graded = nbformat.read(course / "autograded" / EXCHANGE_STUDENT / NAME / NOTEBOOK, as_version=4)
+    code = [c for c in graded.cells if c.cell_type == "code"]
+    assert len(ignored) >= 5 and [c.source for c in code if is_demo(c)] == ignored
+    assert all(c.execution_count is None and not c.outputs for c in code if is_demo(c))
+    assert all(c.execution_count for c in code if not is_demo(c))
 
 
 def test_the_grading_package_stays_with_the_graders(course, autograded):
