@@ -92,8 +92,10 @@ def install(cells: list[tuple[int, str]], time_limit: int, output_limit: int, da
         signal.setitimer(signal.ITIMER_REAL, 0)
         error = result.error_in_exec
         if isinstance(error, MemoryError) or "can't allocate memory" in str(error or ""):
-            # the traceback keeps the failed cell's frames, and what they allocated, alive
-            error.__traceback__ = sys.last_traceback = sys.last_value = None
+            # the traceback keeps the failed cell's frames, and what they allocated, alive: held
+            # by the error, by sys, and by IPython's traceback printer (kept for %debug); left
+            # held, the next cells run at the data limit and the kernel can die in one of them
+            error.__traceback__ = sys.last_traceback = sys.last_value = shell.InteractiveTB.tb = None
             gc.collect()
 
     signal.signal(signal.SIGALRM, on_alarm)

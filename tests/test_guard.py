@@ -1,6 +1,7 @@
 """The whole re-execution's time limit (run_time_limit_s): what a cell that defeats its own
 per-cell limit meets. The watchdog ends everything the grading process started after it, and the
-submission still gets the points its sealed files earned, with the limit named."""
+submission still gets the points its sealed files earned, with the limit named. And the data
+limit costs the cell that reaches it only."""
 
 import re
 import subprocess
@@ -13,6 +14,26 @@ import pytest
 from autograder import grade
 from autograder.guard import Watchdog
 from autograder.saving_and_loading import ASSIGNMENT
+
+
+HOG_THEN_ALLOCATE = '''
+import os, sys
+from IPython.core.interactiveshell import InteractiveShell
+from autograder.guard import install_cell
+shell = InteractiveShell.instance()
+shell.run_cell(install_cell([], 60, 10_000, 1_000_000_000, os.devnull))  # as the kernel's first cell
+hog = "def hog():\\n    held = []\\n    while True:\\n        held.append(bytearray(2**27))\\nhog()"
+failed = shell.run_cell(hog).error_in_exec
+after = shell.run_cell("room = bytearray(2**29)")  # half the limit: free once the hog's frames are gone
+print("errors:", type(failed).__name__, type(after.error_in_exec).__name__, file=sys.__stderr__)
+'''
+
+
+def test_a_cell_that_reaches_the_data_limit_leaves_the_next_cells_room():
+    """What the failed cell allocated is freed: its frames are held by the error, sys and
+    IPython's traceback printer until the guard lets them go."""
+    run = subprocess.run([sys.executable, "-c", HOG_THEN_ALLOCATE], capture_output=True, text=True, timeout=120)
+    assert "errors: MemoryError NoneType" in run.stderr, run.stdout[-2000:] + run.stderr[-2000:]
 
 
 def test_the_watchdog_kills_what_started_after_it_and_only_that():
