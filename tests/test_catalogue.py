@@ -17,7 +17,7 @@ from autograder import grade
 from autograder.saving_and_loading import ASSIGNMENT
 
 QUESTIONS, NOTEBOOK = ASSIGNMENT.questions, ASSIGNMENT.notebook
-from catalogue.make import Made, entries, make_all, notebooks
+from catalogue.make import Made, entries, leave_out, make_all, notebooks
 from conftest import AS_ROOT
 
 ENTRIES = {e["name"]: e for e in entries()}
@@ -76,6 +76,37 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
         Made({}, failed)["premise-moved"]
     with pytest.raises(KeyError):
         Made({}, failed)["never-listed"]
+
+
+def test_a_run_leaves_out_only_the_exercises_nothing_it_runs_needs():
+    """An entry's run leaves out the exercises it does not change (their files are the reference
+    run's), but not one whose global a cell that runs reads, even in a function's body, and nothing
+    when a cell outside the exercises changed."""
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    solution = nbformat.v4.new_notebook(cells=[
+        md("# Title"), code("x = 1"),
+        md("### Exercise 1 (guided)"), code("a = x + 1"),
+        md("### Exercise 2 (supported)"), code("def f():\n    return a * 2\nb = f()"),
+        md("### Exercise 3 (supported)"), code("for epoch in range(2):\n    c = epoch"),
+        md("### Exercise 4 (independent)"), code("def g(epoch):\n    return epoch\nd = g(1)"),
+        md("## Submit"), code("export()")])
+
+    def edited(index, source):
+        nb = nbformat.from_dict(solution)
+        nb.cells[index] = code(source)
+        return nb
+
+    def files(*exercises):
+        return {f.path: n for n in exercises for f in ASSIGNMENT.contract if f.written_by.startswith(f"Exercise {n}'s")}
+
+    run, taken = leave_out(edited(5, "def f():\n    return a * 3\nb = f()"), solution)  # Exercise 2 reads Exercise 1's a
+    assert taken == files(3, 4) and len(files(3, 4)) == 2
+    assert [c.source for c in run.cells] == [c.source for c in edited(5, "def f():\n    return a * 3\nb = f()").cells[:6]] + [
+        "## Submit", "export()"]
+    run, taken = leave_out(edited(9, "def g(epoch):\n    return epoch + 1\nd = g(1)"), solution)  # a local epoch
+    assert taken == files(1, 2, 3) and "c = epoch" not in str([c.source for c in run.cells])
+    run, taken = leave_out(edited(1, "x = 2"), solution)
+    assert taken == {} and len(run.cells) == len(solution.cells)
 
 
 def test_every_entry_fits_the_solution_notebook(built):

@@ -10,7 +10,8 @@ when a full unpickler loads it. `forms` also writes the submission as the other 
 uploads it (see FORMS), into forms/; `nbgrader_form` writes it as an nbgrader student submits it.
 
 Entries whose student runs are the same notebook share one run; the unedited solution's run is
-the build's reference.zip when given. `premise` states what an entry's expected outcome rests on
+the build's reference.zip when given, and then a run leaves out the exercises it leaves unchanged
+(see leave_out): each exercise seeds its own run, so their files are the reference run's. `premise` states what an entry's expected outcome rests on
 in its run's files (see check_premise). An entry that cannot be made (a stale edit, a run that
 failed) is recorded with its reason and the others are still made; its tests fail with the reason.
 One whose premise this machine's run does not meet (the float kernels of AVX-512, AVX2, and AMD's
@@ -22,7 +23,9 @@ import ast
 import io
 import operator
 import os
+import re
 import shutil
+import symtable
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -92,18 +95,91 @@ def cells(nb):
     return tuple((c.cell_type, c.source) for c in nb.cells)
 
 
-def run_notebook(nb, folder, group):
-    """The export zip of one student run of `nb`, run without the cells otter's grading drops:
-    each exercise seeds its own run, so the files are the same as a run of every cell (checked
-    bit for bit once), in 29-32 s instead of 43-45 s (two runs each, an AMD EPYC machine); no
-    edit is in them (apply_edits)."""
+EXERCISE = re.compile(r"#+ Exercise (\d+)\b")
+
+
+def sections(nb):
+    """[(exercise number, or None for any other part, [cells])]: the notebook cut at its headings."""
+    parts = [(None, [])]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("#"):
+            found = EXERCISE.match(cell.source)
+            parts.append((int(found[1]) if found else None, []))
+        parts[-1][1].append(cell)
+    return parts
+
+
+def names(cells):
+    """(the global names the cells bind, the global names they read), a function's body included:
+    Python's own scoping (symtable), so a function's local is neither."""
+    bound, read = set(), set()
+
+    def visit(table):
+        module = table.get_type() == "module"  # a str, or from Python 3.13 a str enum
+        for s in table.get_symbols():
+            if module or s.is_global():
+                if s.is_assigned() or s.is_imported() or (module and s.is_namespace()):
+                    bound.add(s.get_name())
+                if s.is_referenced():
+                    read.add(s.get_name())
+        for child in table.get_children():
+            visit(child)
+
+    for cell in cells:
+        if cell.cell_type == "code":
+            try:
+                visit(symtable.symtable(cell.source, "cell", "exec"))
+            except SyntaxError:  # a magic: nothing the analysis could name
+                pass
+    return bound, read
+
+
+def leave_out(run, solution):
+    """(the run without the exercises it leaves as the solution has them, {file: exercise} of the
+    files those write, as the contract's written_by names them): only when everything outside the
+    exercises is the solution's, and no cell that runs reads a name only a left-out exercise binds.
+    Otherwise (run, {})."""
+    mine, theirs = sections(run), sections(solution)
+    alike = [[(c.cell_type, c.source) for c in a] == [(c.cell_type, c.source) for c in b]
+             for (_, a), (_, b) in zip(mine, theirs)]
+    if [n for n, _ in mine] != [n for n, _ in theirs] or not all(a for (n, _), a in zip(mine, alike) if n is None):
+        return run, {}
+    left = {n for (n, _), a in zip(mine, alike) if n is not None and a}
+    while True:  # an exercise a kept cell depends on is kept, and then what it reads is kept too
+        bound_kept, read_kept = names([c for n, part in mine if n not in left for c in part])
+        needed = {n for n in left if (names(dict(mine)[n])[0] - bound_kept) & read_kept}
+        if not needed:
+            break
+        left -= needed
+    files = {f.path: n for f in ASSIGNMENT.contract for n in left if f.written_by.startswith(f"Exercise {n}'s")}
+    reduced = nbformat.from_dict(run)
+    reduced.cells = [c for n, part in mine if n not in left for c in part]
+    return reduced, files
+
+
+def run_notebook(nb, folder, group, reference=None, solution=None):
+    """The export zip of one student run of `nb`, run without the cells otter's grading drops and,
+    given the reference run and the solution, without the exercises it leaves unchanged (leave_out),
+    whose files are taken from the reference run's zip instead. Each exercise seeds its own run, so
+    the files are the same as a run of every cell, bit for bit (checked once: for the demos, and for
+    an entry editing each exercise, Exercise 1's to 4's). On an AMD EPYC machine a run took 43-45 s,
+    29-32 s without the demos (two runs each), and 13, 18, 20 and 22 s without the unchanged
+    exercises (entries editing Exercise 1, 2, 3, 4: one run each). No edit is in a demo cell
+    (apply_edits checks), and an edited exercise always runs."""
     source = folder / "runs" / group / NOTEBOOK
     source.parent.mkdir(parents=True)
     nbformat.write(nb, source)
+    left, taken = (nb, {}) if reference is None else leave_out(nb, nbformat.read(solution, as_version=4))
 
-    def drop_ignored(run):
-        run.cells = [c for c in run.cells if not ignored_by_otter(c)]
-    return submit(source, folder / "work" / group, edit=drop_ignored, allow_errors=True)
+    def drop(run):
+        run.cells = [c for c in left.cells if not ignored_by_otter(c)]
+    exported = submit(source, folder / "work" / group, edit=drop, allow_errors=True)
+    if taken:  # the notebook clears checkpoints/ before the exercises: their files join the zip
+        with zipfile.ZipFile(reference) as src, zipfile.ZipFile(exported, "a") as dst:
+            for path in taken:
+                assert path not in dst.namelist(), f"{path}, a left-out exercise's file, was written by the run"
+                dst.writestr(src.getinfo(path), src.read(path))
+    return exported
 
 
 def value(spec, run_zip, reference_zip):
@@ -255,7 +331,7 @@ def make_all(catalogue, solution, folder, workers=2, reference=None):
     unedited = cells(nbformat.read(solution, as_version=4))
     runs, run_failed = ({unedited: reference} if reference else {}), {}
     with ProcessPoolExecutor(workers) as pool:
-        futures = {key: pool.submit(run_notebook, run, folder, group)
+        futures = {key: pool.submit(run_notebook, run, folder, group, reference, solution)
                    for key, (group, run) in groups.items() if key not in runs}
         for key, future in futures.items():
             try:
