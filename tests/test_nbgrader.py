@@ -220,7 +220,6 @@ FAILURES = {  # student: (cells added to the reference, the limits it tests)
         "import sys, types\nimport autograder\n"
         'autograder.reproduction = sys.modules["autograder.reproduction"] = types.ModuleType("autograder.reproduction")\n'
         "autograder.reproduction.require_files = lambda *args, **kwargs: None"))], {}),
-    "instructor-left-a-checkpoint": ([], {}),
     # a str that equals every answer: the kernel's Check 2 tests pass it (as hostile-lying-value
     # under otter)
     "kernel-lies-about-check2": ([('check2_answer = "c"', under_grading(
@@ -332,5 +331,8 @@ def test_a_kernel_that_keeps_the_grader_from_observing_loses_those_cases(failure
 
 
 def test_an_instructors_checkpoint_in_source_does_not_replace_the_students(failures):
-    graded, _, flagged = failures["instructor-left-a-checkpoint"]
-    assert graded == FULL and not flagged
+    """Every case's course holds the instructor's broken best.pth in source/: only the case that
+    submitted a broken one is graded on a broken file."""
+    assert {student for student, (_, page, _) in failures.items() if "[not_torch_zip]" in page} == {
+        "kernel-passes-a-broken-file"}
+    assert failures["kernel-lies-about-check2"][0]["ex2_checkpointing"] == FULL["ex2_checkpointing"]

@@ -59,6 +59,12 @@ def pick(nb, text):
     return cells[0]
 
 
+def edits_of(entry, key="edits"):
+    """The entry's edits; an item that is a list of edits (a YAML anchor of another entry's) is
+    spliced in, so an entry can combine several mistakes."""
+    return [e for item in entry.get(key, []) for e in (item if isinstance(item, list) else [item])]
+
+
 def apply_edits(nb, edits, add_cells=()):
     for edit in edits:
         cell = pick(nb, edit["in"])
@@ -85,8 +91,8 @@ def notebooks(entry, solution):
         assert not add.get("graded_only") or acts_only_under_grading(add["source"]), (
             f"a graded_only cell acts outside otter's grading mode:\n{add['source']}")
     run, submitted = (nbformat.read(solution, as_version=4) for _ in range(2))
-    apply_edits(run, entry.get("edits", []) + entry.get("run_edits", []), [a for a in adds if not a.get("graded_only")])
-    apply_edits(submitted, entry.get("edits", []), adds)
+    apply_edits(run, edits_of(entry) + edits_of(entry, "run_edits"), [a for a in adds if not a.get("graded_only")])
+    apply_edits(submitted, edits_of(entry), adds)
     return run, submitted
 
 
@@ -301,7 +307,7 @@ def nbgrader_form(entry, export, source_notebook, released, target):
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = solutions[cell.metadata.nbgrader["grade_id"]]
-    apply_edits(nb, entry.get("edits", []), entry.get("add_cells", []))
+    apply_edits(nb, edits_of(entry), entry.get("add_cells", []))
     nbformat.write(nb, target / NOTEBOOK)
     with zipfile.ZipFile(export) as zf:
         for item in zf.infolist():
