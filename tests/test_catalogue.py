@@ -80,14 +80,14 @@ def test_an_entry_that_cannot_be_made_fails_alone(tmp_path):
 
 def test_a_run_leaves_out_only_the_exercises_nothing_it_runs_needs():
     """An entry's run leaves out the exercises it does not change (their files are the reference
-    run's), but not one whose global a cell that runs reads, even in a function's body, and nothing
-    when a cell outside the exercises changed."""
+    run's), each with its sub-headings' cells, but not one whose global a cell that runs reads, even
+    in a function's body, and nothing when a cell outside the exercises changed."""
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     solution = nbformat.v4.new_notebook(cells=[
         md("# Title"), code("x = 1"),
         md("### Exercise 1 (guided)"), code("a = x + 1"),
         md("### Exercise 2 (supported)"), code("def f():\n    return a * 2\nb = f()"),
-        md("### Exercise 3 (supported)"), code("for epoch in range(2):\n    c = epoch"),
+        md("### Exercise 3 (supported)"), code("for epoch in range(2):\n    c = epoch"), md("#### A hint"), code("h = c"),
         md("### Exercise 4 (independent)"), code("def g(epoch):\n    return epoch\nd = g(1)"),
         md("## Submit"), code("export()")])
 
@@ -103,7 +103,7 @@ def test_a_run_leaves_out_only_the_exercises_nothing_it_runs_needs():
     assert taken == files(3, 4) and len(files(3, 4)) == 2
     assert [c.source for c in run.cells] == [c.source for c in edited(5, "def f():\n    return a * 3\nb = f()").cells[:6]] + [
         "## Submit", "export()"]
-    run, taken = leave_out(edited(9, "def g(epoch):\n    return epoch + 1\nd = g(1)"), solution)  # a local epoch
+    run, taken = leave_out(edited(11, "def g(epoch):\n    return epoch + 1\nd = g(1)"), solution)  # a local epoch
     assert taken == files(1, 2, 3) and "c = epoch" not in str([c.source for c in run.cells])
     run, taken = leave_out(edited(1, "x = 2"), solution)
     assert taken == {} and len(run.cells) == len(solution.cells)

@@ -11,8 +11,8 @@ uploads it (see FORMS), into forms/; `nbgrader_form` writes it as an nbgrader st
 
 Entries whose student runs are the same notebook share one run; the unedited solution's run is
 the build's reference.zip when given, and then a run leaves out the exercises it leaves unchanged
-(see leave_out): each exercise seeds its own run, so their files are the reference run's. `premise` states what an entry's expected outcome rests on
-in its run's files (see check_premise). An entry that cannot be made (a stale edit, a run that
+(see leave_out): each exercise seeds its own run, so their files are the reference run's.
+`premise` states what an entry's expected outcome rests on in its run's files (see check_premise). An entry that cannot be made (a stale edit, a run that
 failed) is recorded with its reason and the others are still made; its tests fail with the reason.
 One whose premise this machine's run does not meet (the float kernels of AVX-512, AVX2, and AMD's
 math libraries each train to other numbers) is recorded so too, and its tests are skipped here
@@ -101,16 +101,18 @@ def cells(nb):
     return tuple((c.cell_type, c.source) for c in nb.cells)
 
 
-EXERCISE = re.compile(r"#+ Exercise (\d+)\b")
+HEADING = re.compile(r"(#+) (Exercise (\d+)\b)?")
 
 
 def sections(nb):
-    """[(exercise number, or None for any other part, [cells])]: the notebook cut at its headings."""
-    parts = [(None, [])]
+    """[(exercise number, or None for any other part, [cells])]: the notebook cut at its headings;
+    an exercise runs to the next heading of its level or above."""
+    parts, level = [(None, [])], 0  # level: the open exercise's, 0 when none is open
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("#"):
-            found = EXERCISE.match(cell.source)
-            parts.append((int(found[1]) if found else None, []))
+        found = HEADING.match(cell.source) if cell.cell_type == "markdown" else None
+        if found and (found[2] or not level or len(found[1]) <= level):
+            level = len(found[1]) if found[2] else 0
+            parts.append((int(found[3]) if found[2] else None, []))
         parts[-1][1].append(cell)
     return parts
 
