@@ -15,6 +15,7 @@ own limits (memory, CPU, the overall timeout).
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -22,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -82,7 +82,7 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
         kept = [line for line in lines if line not in env_lines]
         path = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
         script.write_text("\n".join([kept[0], path, *kept[1:]]) + "\n")
-        with _MOUNT_POINT.held():
+        with mount_point():
             run = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && mount --bind \"$0\" "
                                   "/autograder && cd /autograder && ./source/run_autograder", tmp],
                                  timeout=timeout, capture_output=True, text=True,
@@ -92,30 +92,42 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
         return json.loads(Path(tmp, "results", "results.json").read_text()), run.stdout
 
 
-class _MountPoint:
-    """/autograder exists while any emulation in this process runs, and not after, if it did not
-    before: removing it while another run's namespace mounts on it would unmount that run."""
+MOUNT_POINT = Path("/autograder")
+MADE_HERE = MOUNT_POINT / ".made-by-an-emulation"  # under the mounts, seen only outside them
 
-    def __init__(self):
-        self.users, self.made, self.lock = 0, False, threading.Lock()
 
-    @contextlib.contextmanager
-    def held(self):
-        with self.lock:
-            if self.users == 0:
-                self.made = not Path("/autograder").exists()
-                Path("/autograder").mkdir(exist_ok=True)
-            self.users += 1
+@contextlib.contextmanager
+def mount_point():
+    """/autograder exists while any emulation on this machine runs, in any process, and not after
+    if an emulation made it: removing it while another run's namespace mounts on it unmounts that
+    run (CI lost a grading so when each process counted only its own runs). Each run holds a
+    shared lock on the folder; the run that ends alone gets the exclusive lock and removes it."""
+    while True:
         try:
-            yield
+            MOUNT_POINT.mkdir()
+            MADE_HERE.touch()
+        except FileExistsError:
+            pass
+        held = os.open(MOUNT_POINT, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(held, fcntl.LOCK_SH)
+        try:
+            if os.path.samestat(os.fstat(held), os.stat(MOUNT_POINT)):
+                break  # not removed by a run that ended before this one's lock
+        except FileNotFoundError:
+            pass
+        os.close(held)
+    try:
+        yield
+    finally:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if MADE_HERE.exists():
+                MADE_HERE.unlink()
+                MOUNT_POINT.rmdir()
+        except BlockingIOError:
+            pass  # another run holds it: the last one removes it
         finally:
-            with self.lock:
-                self.users -= 1
-                if self.users == 0 and self.made:
-                    Path("/autograder").rmdir()
-
-
-_MOUNT_POINT = _MountPoint()
+            os.close(held)
 
 
 def grading_environment(autograder):
