@@ -89,7 +89,9 @@ def steady_ports():
     its own (by its pid: processes that grade at once have pids apart), never where another
     process's kernel manager draws next, as jupyter_client's random draws could. Its LocalPortCache,
     which this replaces, keeps the kernels of one process apart; a port some process bound is
-    skipped (the probe)."""
+    skipped (the probe). Blocks by pid still meet (pids wrap; one block in 2,276 here: CI lost a
+    grading to two kernels given port 22195 before either had bound it), so a chosen port is also
+    claimed machine-wide until jupyter_client returns it (claim_port), and other processes skip it."""
     from jupyter_client.connect import LocalPortCache
 
     try:
@@ -108,18 +110,42 @@ def steady_ports():
                 port = PORTS_FROM + (start + offset) % span
                 if port in self.currently_used_ports:
                     continue
+                claim = claim_port(port)
+                if claim is None:
+                    continue
                 with socket.socket() as probe:
                     try:
                         probe.bind((ip, port))
                     except OSError:
+                        claim.close()
                         continue
                 self.currently_used_ports.add(port)
+                self.claims[port] = claim
                 return port
             return super().find_available_port(ip)
 
+        def return_port(self, port):
+            super().return_port(port)
+            if port in self.claims:
+                self.claims.pop(port).close()
+
     ports = BelowEphemeral()
     ports.currently_used_ports = LocalPortCache.instance().currently_used_ports
+    ports.claims = {}  # port -> its claim_port socket
     LocalPortCache._instance = ports
+
+
+def claim_port(port):
+    """A socket that holds `port` for this process's kernel until it is closed or the process
+    ends, or None when another process holds it: an abstract Unix socket named for the port, which
+    every user's processes see (no file to share, nothing left behind by a killed process)."""
+    claim = socket.socket(socket.AF_UNIX)
+    try:
+        claim.bind(f"\0autograder kernel port {port}")
+    except OSError:
+        claim.close()
+        return None
+    return claim
 
 
 def describe():
@@ -252,12 +278,30 @@ class Sandbox(Confinement):
 
     def kill(self):
         """The launcher's process group: the launcher, `unshare`, and the kernel, the first process
-        of its own pid namespace (when it ends, the namespace's every process is killed)."""
+        of its own pid namespace, whose end kills the namespace's every process (one the kernel
+        started in a session of its own too). Killing is asynchronous: wait until the group has
+        ended, as its first process ends only once the namespace is empty."""
         try:
             pid = int(self.pid_file.read_text())
             os.killpg(pid, signal.SIGKILL)
         except (OSError, ValueError):  # never started, or already gone
-            pass
+            return
+        deadline = time.monotonic() + 10
+        while _group_runs(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def _group_runs(pgid):
+    """Whether a process of the group `pgid` has not yet exited (a zombie has)."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                state, _, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except (OSError, ValueError):
+                continue
+            if int(group) == pgid and state not in "ZX":
+                return True
+    return False
 
 
 def processes_of(uid):

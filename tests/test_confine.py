@@ -191,8 +191,9 @@ def test_neither_root_nor_a_sandbox_the_warning_says_who_runs_the_code(monkeypat
 
 
 def test_kernels_ports_are_below_the_ephemeral_range_in_a_block_of_the_process():
-    """steady_ports: no connect() can take a port between its choice and the kernel's bind, and
-    two processes start apart (the stress run in steady_ports' docstring measures the rest)."""
+    """steady_ports: no connect() can take a port between its choice and the kernel's bind, two
+    processes start apart, and one whose block meets another's skips the ports the other chose
+    until they are returned (the stress run in steady_ports' docstring measures the rest)."""
     from jupyter_client.connect import LocalPortCache
 
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -213,3 +214,20 @@ def test_kernels_ports_are_below_the_ephemeral_range_in_a_block_of_the_process()
     os.waitpid(child, 0)
     theirs = int(os.read(reader, 16))
     assert theirs not in range(min(mine), min(mine) + confine.PORTS_BLOCK)
+
+    def drawn_by_a_process_of_the_same_block():
+        reader, writer = os.pipe()
+        parent, child = os.getpid(), os.fork()
+        if child == 0:  # not this process's cache, and this process's pid (pids wrap)
+            cache.currently_used_ports = set()
+            os.getpid = lambda: parent
+            os.write(writer, str(cache.find_available_port("127.0.0.1")).encode())
+            os._exit(0)
+        os.waitpid(child, 0)
+        return int(os.read(reader, 16))
+
+    assert drawn_by_a_process_of_the_same_block() not in mine  # claimed, though no kernel bound them
+    cache.return_port(min(mine))
+    assert drawn_by_a_process_of_the_same_block() == min(mine)  # returned: free again
+    for port in mine[1:] + [max(mine) + 2]:
+        cache.return_port(port)
