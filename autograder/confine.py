@@ -291,31 +291,32 @@ class Sandbox(Confinement):
             time.sleep(0.01)
 
 
-def _group_runs(pgid):
-    """Whether a process of the group `pgid` has not yet exited (a zombie has)."""
+def _proc(name):
+    """(pid, the text of /proc/<pid>/<name>) of every process whose file could be read."""
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                state, _, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
-            except (OSError, ValueError):
+                yield int(entry.name), Path(entry.path, name).read_text()
+            except OSError:  # ended meanwhile
                 continue
-            if int(group) == pgid and state not in "ZX":
-                return True
+
+
+def _group_runs(pgid):
+    """Whether a process of the group `pgid` has not yet exited (a zombie has)."""
+    for _, stat in _proc("stat"):
+        state, _, group = stat.rsplit(")", 1)[1].split()[:3]  # after the command, which may hold anything
+        if int(group) == pgid and state not in "ZX":
+            return True
     return False
 
 
 def processes_of(uid):
     """Pids whose real, effective or saved uid is `uid`."""
     found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                status = Path(entry.path, "status").read_text()
-            except OSError:
-                continue
-            uids = next((line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")), [])
-            if str(uid) in uids[:3]:
-                found.append(int(entry.name))
+    for pid, status in _proc("status"):
+        uids = next((line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")), [])
+        if str(uid) in uids[:3]:
+            found.append(pid)
     return found
 
 

@@ -93,7 +93,6 @@ def run_in_private_autograder(upload, autograder=None, as_zip_file=False, timeou
 
 
 MOUNT_POINT = Path("/autograder")
-MADE_HERE = MOUNT_POINT / ".made-by-an-emulation"  # under the mounts, seen only outside them
 
 
 @contextlib.contextmanager
@@ -102,10 +101,11 @@ def mount_point():
     if an emulation made it: removing it while another run's namespace mounts on it unmounts that
     run (CI lost a grading so when each process counted only its own runs). Each run holds a
     shared lock on the folder; the run that ends alone gets the exclusive lock and removes it."""
+    made_here = MOUNT_POINT / ".made-by-an-emulation"  # under the mounts, seen only outside them
     while True:
         try:
             MOUNT_POINT.mkdir()
-            MADE_HERE.touch()
+            made_here.touch()
         except FileExistsError:
             pass
         held = os.open(MOUNT_POINT, os.O_RDONLY | os.O_DIRECTORY)
@@ -121,8 +121,8 @@ def mount_point():
     finally:
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if MADE_HERE.exists():
-                MADE_HERE.unlink()
+            if made_here.exists():
+                made_here.unlink()
                 MOUNT_POINT.rmdir()
         except BlockingIOError:
             pass  # another run holds it: the last one removes it

@@ -10,7 +10,6 @@ def test_the_mount_point_outlives_every_run_on_the_machine(tmp_path, monkeypatch
     unmount the other run's /autograder); the last run removes the folder an emulation made, and
     never one that was there before."""
     monkeypatch.setattr(emulate, "MOUNT_POINT", tmp_path / "autograder")
-    monkeypatch.setattr(emulate, "MADE_HERE", tmp_path / "autograder" / ".made-by-an-emulation")
     entered, leave = os.pipe(), os.pipe()
     with emulate.mount_point():
         child = os.fork()

@@ -96,9 +96,9 @@ def notebooks(entry, solution):
     return run, submitted
 
 
-def cells(nb):
-    """What a run depends on: the cells' sources (new cells get random ids)."""
-    return tuple((c.cell_type, c.source) for c in nb.cells)
+def cells(listed):
+    """What a run of the cells `listed` depends on: their sources (new cells get random ids)."""
+    return tuple((c.cell_type, c.source) for c in listed)
 
 
 HEADING = re.compile(r"(#+) (Exercise (\d+)\b)?")
@@ -148,14 +148,14 @@ def leave_out(run, solution):
     exercises is the solution's, and no cell that runs reads a name only a left-out exercise binds.
     Otherwise (run, {})."""
     mine, theirs = sections(run), sections(solution)
-    alike = [[(c.cell_type, c.source) for c in a] == [(c.cell_type, c.source) for c in b]
-             for (_, a), (_, b) in zip(mine, theirs)]
+    alike = [cells(a) == cells(b) for (_, a), (_, b) in zip(mine, theirs)]
     if [n for n, _ in mine] != [n for n, _ in theirs] or not all(a for (n, _), a in zip(mine, alike) if n is None):
         return run, {}
     left = {n for (n, _), a in zip(mine, alike) if n is not None and a}
+    binds = {n: names(part)[0] for n, part in mine if n in left}
     while True:  # an exercise a kept cell depends on is kept, and then what it reads is kept too
         bound_kept, read_kept = names([c for n, part in mine if n not in left for c in part])
-        needed = {n for n in left if (names(dict(mine)[n])[0] - bound_kept) & read_kept}
+        needed = {n for n in left if (binds[n] - bound_kept) & read_kept}
         if not needed:
             break
         left -= needed
@@ -334,9 +334,9 @@ def make_all(catalogue, solution, folder, workers=2, reference=None):
         except Exception as error:  # a stale edit fails that entry only
             failed[entry["name"]] = reason(error)
             continue
-        planned[entry["name"]] = entry, submitted, cells(run)
-        groups.setdefault(cells(run), (entry["name"], run))
-    unedited = cells(nbformat.read(solution, as_version=4))
+        planned[entry["name"]] = entry, submitted, cells(run.cells)
+        groups.setdefault(cells(run.cells), (entry["name"], run))
+    unedited = cells(nbformat.read(solution, as_version=4).cells)
     runs, run_failed = ({unedited: reference} if reference else {}), {}
     with ProcessPoolExecutor(workers) as pool:
         futures = {key: pool.submit(run_notebook, run, folder, group, reference, solution)
