@@ -4,16 +4,12 @@ checks, and nothing it pickles runs in the grader."""
 import io
 import json
 import pickle
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
 from otter.test_files import GradingResults
 
 from autograder import integrity
-from autograder.guard import Watchdog
 from autograder.isolate import run_checks
 
 
@@ -120,28 +116,6 @@ def test_kernel_free_cases_run_in_a_fresh_interpreter_with_private_verdicts(tmp_
 def test_kernel_free_cases_that_could_not_run_fail_with_the_reason():
     assert integrity.trusted_outcome(TESTS, None, "ran past 180 s", ()) == {
         "q1": {"q1 - 1": (False, "❌ The grader's own check could not finish: ran past 180 s")}}
-
-
-def test_the_watchdog_ends_what_was_started_after_it():
-    before = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    watchdog = Watchdog(1.5)
-    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
-                                 "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM): signal.signal(s, signal.SIG_IGN)\n"
-                                 "while True: time.sleep(1)"])
-    watchdog.start()
-    start = time.monotonic()
-    assert stubborn.wait(timeout=20) != 0 and time.monotonic() - start < 10
-    assert watchdog.fired and before.poll() is None  # what ran before it is not its business
-    before.kill()
-    before.wait()
-
-
-def test_a_stopped_watchdog_never_fires():
-    watchdog = Watchdog(0.5)
-    watchdog.start()
-    watchdog.stop()
-    watchdog.join(2)
-    assert not watchdog.fired and not watchdog.is_alive()
 
 
 def test_verdicts_file_reaches_the_fresh_interpreter_only_through_the_environment(tmp_path):
