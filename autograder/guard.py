@@ -118,7 +118,9 @@ def install_cell(cells: list[tuple[int, str]], time_limit: int, output_limit: in
 
 class Watchdog(threading.Thread):
     """Ends the re-execution at its time limit by killing everything this process started
-    since (the kernel and its children): otter then stops, and the harness keeps the file points."""
+    since (the kernel and its children): otter then stops, and the harness keeps the file points.
+    One grading to a process (run_otter.py, `nbgrader autograde`): whatever else the process
+    started meanwhile is killed too."""
 
     def __init__(self, limit):
         super().__init__(daemon=True)
