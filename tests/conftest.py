@@ -24,14 +24,11 @@ from autograder import build, grade
 from autograder.assignment import get
 from autograder.nbgrader_course import COURSE
 from catalogue import make
-from cores import ENV as CORES_ENV
-from cores import gated
 
 WORKERS = os.cpu_count() or 1
 # the catalogue's lane, which the suite's last tests wait for: one process more than the cores, so
-# that one is ready when a core comes free (cores.py: each grading holds one)
+# that a grading that sleeps to a limit or waits for its kernel leaves no core idle
 CATALOGUE_WORKERS = WORKERS + 1
-grade.run_bounded = gated(grade.run_bounded)  # every grading grade_one starts, in every process of the session
 REPO = build.REPO
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # MNIST_DATA_ROOT kept
 AS_ROOT = os.geteuid() == 0
@@ -204,9 +201,6 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session", autouse=True)
 def background_jobs(request, tmp_path_factory):
-    cores = tmp_path_factory.getbasetemp() / "cores"
-    cores.mkdir(exist_ok=True)
-    os.environ[CORES_ENV] = str(cores)  # before the background process is forked
     BACKGROUND.start(request.session.items, tmp_path_factory)
     yield BACKGROUND
     BACKGROUND.stop()

@@ -3,7 +3,6 @@ commands headless (generate_assignment, release, fetch and submit through a loca
 collect, autograde, generate_feedback), and scored as otter scores the same submissions; then the
 ways a grading goes wrong, each the reference submission changed one way."""
 
-import contextlib
 import json
 import os
 import shutil
@@ -24,7 +23,6 @@ from autograder.nbgrader_course import DEMO, grade_cells, ignored_by_otter, is_d
 from autograder.saving_and_loading import ASSIGNMENT
 from catalogue.make import entries, nbgrader_form
 from conftest import BACKGROUND, needs_root
-from cores import core
 
 import leaks
 
@@ -64,8 +62,7 @@ def autograde(course, students, expected_errors=()):
     def one(item):
         student, limits = item
         options = [f"--{name}={value}" for name, value in {**UNHURRIED, **limits}.items()]
-        with contextlib.nullcontext() if limits else core():  # a case that tests a limit sleeps to it: no core
-            nbgrader("autograde", NAME, f"--student={student}", *options, cwd=course, expected_errors=expected_errors)
+        nbgrader("autograde", NAME, f"--student={student}", *options, cwd=course, expected_errors=expected_errors)
 
     with ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(one, students.items()))
